@@ -1,0 +1,146 @@
+"""Figures the notebooks show and save as PNG. Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` as PNG (folders created), close it, and return the path.
+
+    Closing keeps long runs from accumulating open figures; notebooks show the saved PNG.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def class_distribution(species_df: pd.DataFrame) -> plt.Figure:
+    """Focal clips per species, sorted, log scale, coloured by taxon: shows the long tail."""
+    df = species_df.sort_values("n_focal_clips", ascending=False)
+    taxa = sorted(df["class_name"].unique())
+    colours = {t: plt.cm.tab10(i % 10) for i, t in enumerate(taxa)}
+    fig, ax = plt.subplots(figsize=(max(6, len(df) * 0.06), 3.5))
+    ax.bar(range(len(df)), df["n_focal_clips"].clip(lower=0.8),
+           color=[colours[t] for t in df["class_name"]], width=1.0)
+    ax.set_yscale("log")
+    ax.set_xlabel("species (sorted by focal clips)")
+    ax.set_ylabel("focal clips")
+    n_zero = int((df["n_focal_clips"] == 0).sum())
+    ax.set_title(f"Class distribution ({len(df)} species, {n_zero} with no focal clip)")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in taxa],
+              labels=taxa, fontsize=8, loc="upper right")
+    return fig
+
+
+def durations(train_df: pd.DataFrame) -> plt.Figure:
+    """Histogram of focal-clip durations (seconds) and of their active share."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    axes[0].hist(train_df["duration_seconds"], bins=40, color="tab:blue")
+    axes[0].axvline(5, color="k", ls="--", lw=1)
+    axes[0].set_xlabel("duration (s); dashed = 5-s window")
+    axes[0].set_ylabel("clips")
+    axes[1].hist(train_df["active_share"], bins=20, range=(0, 1), color="tab:green")
+    axes[1].set_xlabel("share of active frames (energy VAD)")
+    fig.suptitle("Focal clips: duration and activity")
+    return fig
+
+
+def taxon_counts(species_df: pd.DataFrame) -> plt.Figure:
+    """Species and focal clips per taxonomic class."""
+    grouped = species_df.groupby("class_name").agg(
+        species=("primary_label", "count"), clips=("n_focal_clips", "sum"))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    grouped["species"].plot.bar(ax=axes[0], color="tab:orange")
+    axes[0].set_ylabel("species")
+    grouped["clips"].plot.bar(ax=axes[1], color="tab:purple")
+    axes[1].set_ylabel("focal clips")
+    for ax in axes:
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("Per taxon")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(log_df: pd.DataFrame) -> plt.Figure:
+    """nb02: training loss and validation AUCs per epoch, one line per fold.
+
+    Args:
+        log_df: ``training_log.csv`` rows (``fold, epoch, train_loss, val_soundscape_auc,
+            val_focal_auc``).
+    """
+    panels = [("train_loss", "training loss"), ("val_soundscape_auc", "val soundscape AUC"),
+              ("val_focal_auc", "val focal-clip AUC")]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, (column, title) in zip(axes, panels):
+        for fold, rows in log_df.groupby("fold"):
+            ax.plot(rows["epoch"], rows[column], marker="o", ms=3, label=f"fold {fold}")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[1].axhline(0.5, color="k", ls="--", lw=0.8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Learning curves")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_auc(per_class_df: pd.DataFrame) -> plt.Figure:
+    """nb02: out-of-fold AUC per species (soundscape windows and focal clips), sorted.
+
+    Args:
+        per_class_df: ``primary_label, class_name, oof_soundscape_auc, oof_focal_auc``; NaN
+            where a species has no positive among the validation rows.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    taxa = sorted(per_class_df["class_name"].astype(str).unique())
+    colours = {t: plt.cm.tab10(i % 10) for i, t in enumerate(taxa)}
+    for ax, column, title in ((axes[0], "oof_soundscape_auc", "soundscape windows"),
+                              (axes[1], "oof_focal_auc", "focal clips")):
+        df = per_class_df.dropna(subset=[column]).sort_values(column)
+        ax.bar(range(len(df)), df[column], width=1.0,
+               color=[colours[str(t)] for t in df["class_name"]])
+        ax.axhline(0.5, color="k", ls="--", lw=0.8)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(f"species with a positive ({len(df)} of {len(per_class_df)})")
+        ax.set_ylabel("OOF ROC-AUC")
+        ax.set_title(title)
+    axes[1].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in taxa],
+                   labels=taxa, fontsize=7, loc="lower right")
+    fig.suptitle("Per-class AUC (out of fold)")
+    fig.tight_layout()
+    return fig
+
+
+def soundscape_predictions(probs, classes: list[str], title: str = "", top_k: int = 15,
+                           window_seconds: int = 5) -> plt.Figure:
+    """Predicted probability of the ``top_k`` species (by peak) over one soundscape's windows.
+
+    Args:
+        probs: ``(windows, classes)`` probabilities of one file, windows in time order.
+        classes: species labels, the columns of ``probs``.
+
+    A heatmap (species x time, 0-1 colour scale) to eyeball detections: a real call shows as
+    a bright run of neighbouring windows, a false positive as an isolated cell.
+    """
+    import numpy as np
+
+    probs = np.asarray(probs, dtype=float)
+    k = min(top_k, probs.shape[1])
+    order = np.argsort(-probs.max(axis=0), kind="stable")[:k]
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * probs.shape[0] + 2), 0.28 * k + 1.5))
+    image = ax.imshow(probs[:, order].T, aspect="auto", vmin=0, vmax=1, cmap="magma",
+                      interpolation="nearest")
+    ax.set_yticks(range(k), [str(classes[j]) for j in order], fontsize=7)
+    ends = [(i + 1) * window_seconds for i in range(probs.shape[0])]
+    ax.set_xticks(range(len(ends)), [str(e) for e in ends], fontsize=7)
+    ax.set_xlabel("window end (s)")
+    ax.set_title(f"{title}: top {k} species by peak probability", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03, label="probability")
+    return fig

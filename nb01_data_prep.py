@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # BirdCLEF+ 2026 · nb01 · Data prep
+#
+# **Inputs:** the competition data (`birdclef-2026`).
+# **Outputs** (this notebook's working dir, published as the `prep` dataset): cleaned train
+# metadata with folds (`train_folds.csv`), labelled soundscape windows with folds
+# (`soundscape_labels_folds.csv`), the species list in submission order (`species.csv`), rare
+# species, bad files with reasons, a decoded float16 audio cache (`cache/`), figures and a
+# `dataset-metadata.json` for `kaggle datasets create -p`.
+#
+# Runs three ways with the same parameters: on Kaggle top to bottom, locally as
+# `python nb01_data_prep.py --input-root DIR --working-dir DIR [--preset smoke]` (see `--help`),
+# or as an executed notebook with the `parameters` cell overridden.
+
+# %% [markdown]
+# On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path[:0] = [
+    str(p.parents[1])
+    for pattern in ("*/common/__init__.py", "datasets/*/*/common/__init__.py")
+    for p in Path("/kaggle/input").glob(pattern)
+]
+
+from IPython.display import Image, display  # noqa: E402
+
+from common.config import resolve_config  # noqa: E402
+from common.prep import PrepConfig, run_prep  # noqa: E402
+from common.runtime import setup_logging  # noqa: E402
+
+# %% [markdown]
+# ## Parameters
+# `PRESET` picks a named configuration (`smoke`: seconds, for tests; `cpu`: a laptop run;
+# `default`: the Kaggle recipe). `OVERRIDES` changes any field of `PrepConfig`; command-line
+# flags win over both.
+
+# %% tags=["parameters"]
+PRESET = "default"
+INPUT_ROOT = "/kaggle/input"
+WORKING_DIR = "/kaggle/working"
+OVERRIDES = {}
+
+# %%
+cfg = resolve_config(
+    PrepConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
+    description="nb01: clean the metadata, decode and cache audio, make folds.",
+)
+setup_logging(Path(cfg.working_dir) / "nb01.log")
+print(cfg)
+
+# %% [markdown]
+# ## Clean, measure, cache and fold
+# Every clip is decoded once (in parallel): unreadable, empty, too short or silent files are
+# listed in `bad_files.csv` and excluded; the rest get a duration and an energy-based activity
+# measure, and their first seconds go into the float16 cache that nb02 trains from. A stopped
+# run resumes where it was.
+
+# %%
+result = run_prep(cfg)
+
+# %% [markdown]
+# ## What was excluded, and why
+
+# %%
+display(result.bad_df)
+
+# %% [markdown]
+# ## Folds
+# Focal clips are stratified over primary and secondary labels; species with fewer clips than
+# folds are always trained on and never validated (listed below). Soundscape windows are
+# folded by file.
+
+# %%
+display(result.fold_summary_df)
+display(result.rare_df)
+
+# %% [markdown]
+# ## Figures
+
+# %%
+for path in result.figures.values():
+    display(Image(filename=str(path)))
+
+# %% [markdown]
+# ## Summary
+
+# %%
+for key, value in result.report.items():
+    print(f"{key:32s} {value}")
+print(f"outputs in {result.output_dir}")

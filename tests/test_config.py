@@ -1,0 +1,95 @@
+import dataclasses
+import json
+
+import pytest
+
+from common.config import (
+    build_parser,
+    config_from_dict,
+    config_to_dict,
+    flatten,
+    param,
+    replace_dotted,
+    resolve_config,
+    save_config,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    n_mels: int = param(128, "mel bins")
+    mode: str = param("logmel", "frontend mode")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    preset: str = param("default", "preset name")
+    lr: float = param(1e-3, "learning rate")
+    folds: tuple[int, ...] = param((0, 1, 2), "folds to train")
+    ema: bool = param(False, "weight EMA")
+    inner: Inner = param(Inner(), "frontend")
+
+    PRESETS = {"smoke": {"lr": 0.5, "inner.n_mels": 32}}
+
+
+def test_preset_then_overrides_then_cli():
+    cfg = resolve_config(Stage, "smoke", {"lr": 0.25, "folds": "3,4"}, argv=["--lr", "0.125"])
+    assert cfg.preset == "smoke"
+    assert cfg.lr == 0.125          # CLI wins over overrides
+    assert cfg.folds == (3, 4)      # overrides win over preset/defaults, strings are split
+    assert cfg.inner.n_mels == 32   # from the preset, nested
+    assert cfg.inner.mode == "logmel"
+
+
+def test_cli_preset_wins_and_nested_flags():
+    cfg = resolve_config(Stage, "default", argv=["--preset", "smoke", "--inner.n-mels", "64",
+                                                 "--ema", "true"])
+    assert (cfg.preset, cfg.lr, cfg.inner.n_mels, cfg.ema) == ("smoke", 0.5, 64, True)
+
+
+def test_unknown_parameter_is_a_clear_error():
+    with pytest.raises(KeyError, match="no parameter 'n_mel'.*inner.n_mels"):
+        resolve_config(Stage, "default", {"n_mel": 3}, argv=[])
+
+
+def test_bad_values_name_the_parameter():
+    with pytest.raises(ValueError, match="'ema' expects true/false"):
+        resolve_config(Stage, "default", {"ema": "maybe"}, argv=[])
+    with pytest.raises(ValueError, match="'lr' expects float"):
+        resolve_config(Stage, "default", argv=["--lr", "fast"])
+    with pytest.raises(KeyError, match="unknown preset 'huge'"):
+        resolve_config(Stage, "huge", argv=[])
+
+
+def test_help_lists_every_parameter_with_default_and_meaning():
+    text = build_parser(Stage).format_help()
+    for flag, default, meaning in [("--lr", "0.001", "learning rate"),
+                                   ("--folds", "0,1,2", "folds to train"),
+                                   ("--inner.n-mels", "128", "mel bins"),
+                                   ("--preset", "smoke", "named preset")]:
+        assert flag in text and default in text and meaning in text
+
+
+def test_json_round_trip(tmp_path):
+    cfg = replace_dotted(Stage(), {"inner.mode": "pcen", "folds": (1,)})
+    path = save_config(cfg, tmp_path / "c.json")
+    data = json.loads(path.read_text())
+    assert data["inner"]["mode"] == "pcen" and data["folds"] == [1]
+    assert config_from_dict(Stage, config_to_dict(cfg)) == cfg
+    assert flatten(cfg)["inner.mode"] == "pcen"
+
+
+def test_mutable_defaults_are_refused():
+    with pytest.raises(TypeError, match="tuples"):
+        param([1, 2], "a list")
+
+
+@dataclasses.dataclass(frozen=True)
+class Commented:
+    hop_length: int = 512  # STFT hop in samples
+    f_max: float = 15000.0  # Hz; upper mel edge
+
+
+def test_help_falls_back_to_field_comments():
+    text = build_parser(Commented).format_help()
+    assert "STFT hop in samples" in text and "upper mel edge" in text
