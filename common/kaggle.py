@@ -111,7 +111,8 @@ KERNEL_PLANS: dict[str, KernelPlan] = {
     "nb01": KernelPlan(),
     "nb02": KernelPlan(upstream=("nb01",), gpu=True),
     "nb03": KernelPlan(upstream=("nb01", "nb02"), gpu=True),
-    "nb04": KernelPlan(upstream=("nb02",), internet=False),
+    # nb04 ensembles nb02's models with nb03's noisy students (InferConfig.pseudo_slug).
+    "nb04": KernelPlan(upstream=("nb02", "nb03"), internet=False),
 }
 
 # Packages the notebooks import that Kaggle's Python image lacks. Each is pure Python and is

@@ -4,7 +4,9 @@ A local input root mirrors ``/kaggle/input``: the competition folder at
 ``<input_root>/birdclef-2026`` and every earlier stage's output at ``<input_root>/<slug>``.
 Kaggle mounts competitions at either ``/kaggle/input/<competition>`` or
 ``/kaggle/input/competitions/<competition>``, and attached datasets at
-``/kaggle/input/<slug>`` or ``/kaggle/input/datasets/<owner>/<slug>``; both are accepted.
+``/kaggle/input/<slug>`` or ``/kaggle/input/datasets/<owner>/<slug>``, and attached notebook
+outputs at ``/kaggle/input/<slug>`` or ``/kaggle/input/notebooks/<owner>/<slug>``; all are
+accepted.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def find_dataset_dir(input_root: str | Path, slug: str, must_contain: str | None
             missing rather than failing later on a half-published dataset.
     """
     root = Path(input_root)
-    candidates = [root / slug, *sorted(root.glob(f"datasets/*/{slug}"))]
+    candidates = [root / slug, *sorted(root.glob(f"datasets/*/{slug}")),
+                  *sorted(root.glob(f"notebooks/*/{slug}"))]
     for candidate in candidates:
         if candidate.is_dir():
             if must_contain and not (candidate / must_contain).exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 
@@ -143,4 +144,46 @@ def soundscape_predictions(probs, classes: list[str], title: str = "", top_k: in
     ax.set_xlabel("window end (s)")
     ax.set_title(f"{title}: top {k} species by peak probability", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03, label="probability")
+    return fig
+
+
+def confidence_histogram(confidence, threshold: float = 0.5, title: str = "") -> plt.Figure:
+    """Histogram of the teacher's top-class probability per pseudo-labelled window.
+
+    ``confidence`` ``(windows,)`` in [0, 1]; the threshold of the hard-label view is drawn, and
+    the counts are on a log scale (most windows of field audio are near 0).
+    """
+    values = np.asarray(confidence, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(values, bins=np.linspace(0.0, 1.0, 41), color="tab:blue", alpha=0.8)
+    ax.axvline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("top-class probability of the window")
+    ax.set_ylabel("windows")
+    kept = int((values >= threshold).sum())
+    ax.set_title(f"Pseudo-label confidence {title}: {kept} of {len(values)} windows >= "
+                 f"{threshold:g}".replace("  ", " "))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def sweep_leaderboard(leaderboard_df: pd.DataFrame, label_columns: list[str]) -> plt.Figure:
+    """CV macro AUC (mean +- std over folds) per finished sweep run, best at the top.
+
+    ``label_columns`` are the swept keys; each bar is labelled with their values.
+    """
+    df = leaderboard_df[leaderboard_df["status"] == "ok"].sort_values("cv_auc_mean")
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(df) + 1)))
+    labels = [", ".join(f"{c}={row[c]}" for c in label_columns) for _, row in df.iterrows()]
+    ax.barh(range(len(df)), df["cv_auc_mean"], xerr=df["cv_auc_std"].fillna(0.0),
+            color="tab:green", alpha=0.8)
+    ax.set_yticks(range(len(df)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlabel("CV macro ROC-AUC (soundscape windows)")
+    if len(df):
+        low = float((df["cv_auc_mean"] - df["cv_auc_std"].fillna(0.0)).min())
+        ax.set_xlim(max(0.0, low - 0.02), 1.0)
+    n_failed = int((leaderboard_df["status"] != "ok").sum())
+    ax.set_title(f"Sweep leaderboard ({len(df)} runs" + (f", {n_failed} failed)" if n_failed
+                                                          else ")"))
     return fig

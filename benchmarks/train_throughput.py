@@ -1,0 +1,129 @@
+"""Training throughput: loader samples/s and training-step samples/s, measured separately.
+
+If the loader is slower than the step, the GPU starves: add workers, or a faster disk for the
+cache. If the step is slower, the GPU is the bottleneck, as it should be.
+
+    python benchmarks/train_throughput.py [--prep-dir DIR] [--preset cpu] [--batches 10]
+        [--workers -1] [--backbone NAME] [--batch-size N]
+
+Without ``--prep-dir`` the tiny synthetic competition is generated and prepped (nb01 smoke) in
+a temporary folder. The step runs waveform augmentation, frontend, SpecAugment, forward,
+backward and the optimizer step on one loaded batch, repeated; on CUDA with fp16 AMP.
+Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common.augment import SpecAugment, WaveAugment  # noqa: E402
+from common.config import apply_preset, replace_dotted  # noqa: E402
+from common.data import WindowDataset, load_prep, loader_workers, make_loader  # noqa: E402
+from common.model import build_model, param_groups_lrd  # noqa: E402
+from common.train import TrainConfig, _audio_source, build_criterion, fold_data  # noqa: E402
+
+
+def _tiny_prep(root: Path) -> Path:
+    from common.prep import PrepConfig, run_prep
+    from common.synthetic import generate_competition
+
+    comp = generate_competition(root / "tiny", size="tiny", seed=0)
+    input_root = root / "input"
+    input_root.mkdir()
+    (input_root / "birdclef-2026").symlink_to(comp.competition_dir.resolve())
+    cfg = replace_dotted(apply_preset(PrepConfig, "smoke"), {
+        "input_root": str(input_root), "working_dir": str(input_root / "birdclef-2026-prep")})
+    run_prep(cfg)
+    return input_root / "birdclef-2026-prep"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prep-dir", default=None, help="nb01 output (default: tiny synthetic)")
+    parser.add_argument("--preset", default="cpu", help="TrainConfig preset for model and batch")
+    parser.add_argument("--backbone", default=None, help="override the preset's backbone")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the batch size")
+    parser.add_argument("--workers", type=int, default=-1, help="loader workers (-1: auto)")
+    parser.add_argument("--batches", type=int, default=10, help="batches per measurement")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory()
+    prep_dir = Path(args.prep_dir) if args.prep_dir else _tiny_prep(Path(tmp.name))
+    cfg = apply_preset(TrainConfig, args.preset)
+    changes = {"input_root": str(prep_dir.parent), "workers": args.workers}
+    if args.backbone:
+        changes["model.backbone"] = args.backbone
+    if args.batch_size:
+        changes["batch_size"] = args.batch_size
+    cfg = replace_dotted(cfg, changes)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = device.type == "cuda"
+    prep = load_prep(prep_dir)
+    data = fold_data(cfg, prep, 0)
+    workers = loader_workers(cfg.workers)
+    ds = WindowDataset(data.train, _audio_source(cfg, prep), cfg.frontend.clip_samples,
+                       background_df=data.background_df, seed=cfg.seed)
+    batch_size = min(cfg.batch_size, len(ds))
+    print(f"device {device}, amp {amp}, backbone {cfg.model.backbone}, batch {batch_size}, "
+          f"workers {workers}, {len(ds)} training rows")
+
+    # Loader alone: crops, background picks, collation (first batch = worker start-up, excluded).
+    loader = make_loader(ds, batch_size, shuffle=True, workers=workers, drop_last=True,
+                         max_batches=args.batches + 1, pin_memory=device.type == "cuda")
+    it = iter(loader)
+    batch = next(it)
+    t0 = time.perf_counter()
+    n = 0
+    for b in it:
+        n += len(b["index"])
+    loader_rate = n / max(time.perf_counter() - t0, 1e-9)
+    print(f"loader: {loader_rate:9.1f} samples/s ({n} samples)")
+
+    # Training step alone, on one batch already in memory.
+    model = build_model(cfg.model, cfg.frontend, len(prep.classes)).to(device)
+    opt = torch.optim.AdamW(param_groups_lrd(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    wave_aug = WaveAugment(cfg.wave_augment, cfg.frontend.sample_rate)
+    spec_aug = SpecAugment(cfg.spec_augment)
+    criterion = build_criterion(cfg)
+    wave = batch["wave"].to(device).float()
+    targets = batch["targets"].to(device)
+    background = batch["background"].to(device).float() if "background" in batch else None
+
+    def step() -> None:
+        w, t = wave_aug(wave, targets, background)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            logits = model(w, spec_augment=spec_aug)["clip_logits"]
+        loss = criterion(logits.float(), t)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    model.train()
+    step()  # warm-up: cuDNN autotuning, allocator
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(args.batches):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    step_rate = args.batches * batch_size / (time.perf_counter() - t0)
+    print(f"train step: {step_rate:9.1f} samples/s ({args.batches} steps of {batch_size})")
+    verdict = "loader-bound: add workers" if loader_rate < step_rate else "compute-bound (good)"
+    print(f"balance: loader/step = {loader_rate / step_rate:.2f} -> {verdict}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # BirdCLEF+ 2026 · nb02 · K-fold training
+#
+# **Inputs:** the competition data (`birdclef-2026`) and nb01's output (`birdclef-2026-prep`:
+# folds, species list, decoded audio cache). Optionally local timm weights
+# (`--model.pretrained-path`, never downloaded) and extra windows tables (nb03 pseudo labels).
+# **Outputs** (this notebook's working dir, published as the `models` dataset): one
+# self-describing checkpoint per fold, `<backbone>_fold<k>_best.pt` (best validation epoch) and
+# `_last.pt`, the training log, out-of-fold predictions, per-class AUC, learning curves, the
+# resolved config and a `dataset-metadata.json` for `kaggle datasets create -p`.
+#
+# Runs three ways with the same parameters: on Kaggle top to bottom, locally as
+# `python nb02_training.py --input-root DIR --working-dir DIR [--preset smoke|cpu]` (see
+# `--help`), or as an executed notebook with the `parameters` cell overridden.
+#
+# Long runs: `--folds 0,1` trains a subset, so 5 folds can be split across Kaggle sessions; a
+# session that stops (12-hour limit) resumes from its last epoch when run again with the
+# previous output attached as the working dir.
+
+# %% [markdown]
+# On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path[:0] = [
+    str(p.parents[1])
+    for pattern in ("*/common/__init__.py", "datasets/*/*/common/__init__.py")
+    for p in Path("/kaggle/input").glob(pattern)
+]
+
+from IPython.display import Image, display  # noqa: E402
+
+from common.config import resolve_config  # noqa: E402
+from common.runtime import setup_logging  # noqa: E402
+from common.train import TrainConfig, run_training  # noqa: E402
+
+# %% [markdown]
+# ## Parameters
+# `PRESET` picks a named configuration (`smoke`: seconds, for tests; `cpu`: a small real model
+# on a laptop; `default`: the Kaggle recipe, tf_efficientnet_b0, 5 folds x 30 epochs, fp16).
+# `OVERRIDES` changes any field of `TrainConfig` (nested ones with dots, e.g.
+# `{"model.backbone": "eca_nfnet_l0", "folds": (0, 1)}`); command-line flags win over both.
+
+# %% tags=["parameters"]
+PRESET = "default"
+INPUT_ROOT = "/kaggle/input"
+WORKING_DIR = "/kaggle/working"
+OVERRIDES = {}
+
+# %%
+cfg = resolve_config(
+    TrainConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
+    description="nb02: train K-fold SED models on focal clips and soundscape windows.",
+)
+setup_logging(Path(cfg.working_dir) / "nb02.log")
+print(cfg)
+
+# %% [markdown]
+# ## Train every requested fold
+# Each fold trains on focal clips and labelled soundscape windows of the other folds, with
+# waveform augmentation (in-batch soundscape simulation over real background, coloured noise,
+# gain, roll) and SpecAugment on the GPU, AdamW with layer-wise LR decay, a cosine schedule and
+# an EMA of the weights. Every epoch is scored on the fold's held-out soundscapes with the
+# competition metric, which picks the best epoch. With several GPUs the folds train in
+# parallel, one process per GPU.
+
+# %%
+result = run_training(cfg)
+
+# %% [markdown]
+# ## Per fold
+# Best epoch and its validation scores; the `selection` column says which metric chose it
+# (the focal-clip AUC only for a fold without labelled soundscapes).
+
+# %%
+display(result.fold_summary_df)
+
+# %% [markdown]
+# ## Training log (one row per fold and epoch)
+
+# %%
+display(result.log_df)
+
+# %% [markdown]
+# ## Figures
+# Learning curves per fold, and the out-of-fold AUC of every species on soundscape windows and
+# on focal clips (species without a validation positive are left out).
+
+# %%
+for path in result.figures.values():
+    display(Image(filename=str(path)))
+
+# %% [markdown]
+# ## Weakest species (out of fold, soundscape windows)
+
+# %%
+display(result.per_class_df.sort_values("oof_soundscape_auc").head(15))
+
+# %% [markdown]
+# ## Summary
+
+# %%
+for key, value in result.report.items():
+    print(f"{key:28s} {value}")
+print(f"outputs in {result.output_dir}")

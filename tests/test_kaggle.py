@@ -1,0 +1,301 @@
+"""Kaggle metadata, the code dataset and the push command (dry run and a fake kaggle CLI)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common import kaggle_push
+from common.kaggle import (
+    CODE_DATASET_SLUG,
+    KERNEL_PLANS,
+    PLACEHOLDER_USER,
+    build_code_dataset,
+    check_slug,
+    kaggle_username,
+    kernel_metadata,
+    slugify_title,
+    vendor_package,
+)
+from common.pipeline import REPO_ROOT, STAGES
+
+REQUIRED_KERNEL_FIELDS = {"id", "title", "code_file", "language", "kernel_type", "is_private",
+                          "enable_gpu", "enable_internet", "dataset_sources",
+                          "competition_sources", "kernel_sources"}
+BY_NAME = {s.name: s for s in STAGES}
+
+
+def existing_stages():
+    return [s for s in STAGES if (REPO_ROOT / s.script).is_file()]
+
+
+@pytest.fixture
+def no_kaggle_config(tmp_path, monkeypatch):
+    """No KAGGLE_USERNAME and an empty home, so only what a test sets is found."""
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=[s.name for s in STAGES])
+def test_kernel_metadata_fields_and_slugs(stage):
+    meta = kernel_metadata(stage, "someone")
+    assert REQUIRED_KERNEL_FIELDS <= set(meta)
+    owner, slug = meta["id"].split("/")
+    assert owner == "someone" and slug == check_slug(stage.slug)
+    # Kaggle derives the URL slug from the title; a mismatch makes `kernels push` warn and the
+    # output mount at a path the next stage does not look at.
+    assert slugify_title(meta["title"]) == stage.slug and len(meta["title"]) >= 5
+    slugify = pytest.importorskip("slugify").slugify  # the kaggle CLI's own slugifier
+    assert slugify(meta["title"]) == stage.slug
+    assert meta["code_file"] == Path(stage.script).with_suffix(".ipynb").name
+    assert (meta["language"], meta["kernel_type"], meta["is_private"]) == (
+        "python", "notebook", True)
+    assert meta["competition_sources"] == ["birdclef-2026"]
+    assert meta["dataset_sources"][0] == f"someone/{CODE_DATASET_SLUG}"
+    for source in meta["dataset_sources"] + meta["kernel_sources"]:
+        owner, slug = source.split("/")
+        assert owner == "someone" and check_slug(slug)
+
+
+def test_hardware_and_internet_per_stage():
+    meta = {s.name: kernel_metadata(s, "me") for s in STAGES}
+    assert [n for n, m in meta.items() if m["enable_gpu"]] == ["nb02", "nb03"]
+    assert meta["nb04"]["enable_internet"] is False  # code competition: submission offline
+    assert all(meta[n]["enable_internet"] for n in ("nb01", "nb02", "nb03"))
+
+
+def test_sources_are_wired_stage_to_stage():
+    meta = {s.name: kernel_metadata(s, "me") for s in STAGES}
+    assert meta["nb01"]["kernel_sources"] == []
+    assert meta["nb02"]["kernel_sources"] == ["me/birdclef-2026-prep"]
+    assert meta["nb03"]["kernel_sources"] == ["me/birdclef-2026-prep", "me/birdclef-2026-models"]
+    # nb04 reads the models nb02 publishes: its source is nb02's kernel id.
+    assert meta["nb02"]["id"] in meta["nb04"]["kernel_sources"]
+    order = [s.name for s in STAGES]
+    for name, plan in KERNEL_PLANS.items():
+        assert all(order.index(up) < order.index(name) for up in plan.upstream), name
+
+
+def test_datasets_chain_attaches_outputs_as_datasets():
+    meta = kernel_metadata(BY_NAME["nb04"], "me", chain="datasets")
+    assert meta["kernel_sources"] == []
+    assert meta["dataset_sources"] == [f"me/{CODE_DATASET_SLUG}", "me/birdclef-2026-models",
+                                       "me/birdclef-2026-pseudo"]
+    with pytest.raises(ValueError, match="chain"):
+        kernel_metadata(BY_NAME["nb04"], "me", chain="ftp")
+
+
+def field_default(node: ast.AnnAssign):
+    """The default of a dataclass field written ``name: str = "x"`` or ``= param("x", ...)``."""
+    value = node.value
+    if isinstance(value, ast.Call) and value.args:
+        value = value.args[0]
+    return value.value if isinstance(value, ast.Constant) else None
+
+
+# The common module holding each stage's config (see common/__init__.py).
+STAGE_MODULES = {"nb01": "prep", "nb02": "train", "nb03": "pseudo", "nb04": "infer"}
+
+
+def slug_fields(module: str) -> dict[str, dict[str, object]]:
+    """``{class: {field: default}}`` for the ``*_slug`` fields of the ``*Config`` classes in
+    ``common/<module>.py``, read from the source so that no module (nor torch) is imported."""
+    found = {}
+    for node in ast.walk(ast.parse((REPO_ROOT / "common" / f"{module}.py").read_text())):
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Config"):
+            fields = {f.target.id: field_default(f) for f in node.body
+                      if isinstance(f, ast.AnnAssign) and isinstance(f.target, ast.Name)
+                      and f.target.id.endswith("_slug")}
+            if fields:
+                found[node.name] = fields
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=[s.name for s in STAGES])
+def test_stage_config_reads_the_slugs_its_kernel_attaches(stage):
+    """Every upstream ``*_slug`` parameter of a stage config defaults to the slug of a stage
+    that the stage's kernel attaches, so the notebook finds its inputs on Kaggle unchanged."""
+    if not (REPO_ROOT / "common" / f"{STAGE_MODULES[stage.name]}.py").is_file():
+        pytest.skip(f"common/{STAGE_MODULES[stage.name]}.py does not exist yet")
+    attached = {BY_NAME[name].slug for name in KERNEL_PLANS[stage.name].upstream}
+    classes = slug_fields(STAGE_MODULES[stage.name])
+    assert classes or stage.name == "nb01", f"no *_slug parameter found for {stage.name}"
+    for cls, fields in classes.items():
+        for name, default in fields.items():
+            if name == "dataset_slug":
+                assert default == stage.slug, f"{cls}.dataset_slug"
+            else:
+                assert default in attached, (
+                    f"{cls}.{name}={default!r}, but the {stage.name} kernel attaches "
+                    f"{sorted(attached)}: update common.kaggle.KERNEL_PLANS")
+
+
+def test_kaggle_username_sources(no_kaggle_config, tmp_path, monkeypatch):
+    assert kaggle_username() == PLACEHOLDER_USER
+    xdg = no_kaggle_config / ".config" / "kaggle"
+    xdg.mkdir(parents=True)
+    (xdg / "kaggle.json").write_text(json.dumps({"username": "xdg-user", "key": "secret"}))
+    assert kaggle_username() == "xdg-user"
+    home = no_kaggle_config / ".kaggle"
+    home.mkdir()
+    (home / "kaggle.json").write_text(json.dumps({"username": "home-user", "key": "secret"}))
+    assert kaggle_username() == "home-user"
+    monkeypatch.setenv("KAGGLE_USERNAME", "env-user")
+    assert kaggle_username() == "env-user"
+    assert kaggle_username("flag-user") == "flag-user"
+
+
+def test_code_dataset_layout_and_imports(tmp_path):
+    folder = build_code_dataset(tmp_path / "code", "me")
+    meta = json.loads((folder / "dataset-metadata.json").read_text())
+    assert meta["id"] == f"me/{CODE_DATASET_SLUG}"
+    assert (folder / "common" / "__init__.py").is_file()
+    assert (folder / "common" / "prep.py").is_file()
+    assert (folder / "requirements.txt").is_file()
+    assert (folder / "iterstrat" / "ml_stratifiers.py").is_file()
+    assert list((folder / "iterstrat").glob("LICENSE*"))
+    assert not list(folder.rglob("__pycache__")) and not (folder / "tests").exists()
+    # What the notebooks' bootstrap does on Kaggle: put the dataset folder first on sys.path.
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import common, iterstrat; "
+            "print(common.__file__); print(iterstrat.__file__)")
+    out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                         text=True, check=True, cwd=tmp_path).stdout.split()
+    assert all(Path(p).is_relative_to(folder) for p in out)
+
+
+def test_vendor_package_refuses_compiled_and_missing(tmp_path):
+    with pytest.raises(ValueError, match="not pure Python"):
+        vendor_package("numpy", ("numpy",), tmp_path)
+    with pytest.raises(ModuleNotFoundError, match="not installed"):
+        vendor_package("no-such-distribution-xyz", ("nope",), tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_dry_run_writes_folders_and_calls_nothing(tmp_path, monkeypatch, capsys):
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"dry run called {args}")
+
+    monkeypatch.setattr(subprocess, "run", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    out = tmp_path / "push"
+    assert kaggle_push.main(["--dry-run", "--user", "me", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"kaggle datasets version -p {out / 'datasets' / CODE_DATASET_SLUG} -r zip" in printed
+    assert f"# kaggle datasets create -p {out / 'datasets' / CODE_DATASET_SLUG} -r zip" in printed
+    stages = existing_stages()
+    assert stages, "nb01 at least exists"
+    pushes = [line for line in printed.splitlines() if line.startswith("kaggle kernels push")]
+    assert pushes == [f"kaggle kernels push -p {out / 'kernels' / s.slug}" for s in stages]
+    for stage in stages:
+        kernel_dir = out / "kernels" / stage.slug
+        meta = json.loads((kernel_dir / "kernel-metadata.json").read_text())
+        assert meta == kernel_metadata(stage, "me")
+        notebook = json.loads((kernel_dir / meta["code_file"]).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert (out / "datasets" / CODE_DATASET_SLUG / "common" / "__init__.py").is_file()
+    assert "kaggle kernels push" in (out / "push_commands.sh").read_text()
+    final = STAGES[-1]
+    if final in stages:
+        assert (f"kaggle competitions submit birdclef-2026 -k me/{final.slug} "
+                f"-f submission.csv -v '<version>'") in printed
+
+
+def test_dry_run_datasets_chain_writes_output_dataset_metadata(tmp_path, capsys):
+    out = tmp_path / "push"
+    stages = [s.name for s in existing_stages()]
+    kaggle_push.main(["--dry-run", "--user", "me", "--out", str(out), "--chain", "datasets",
+                      "--stages", ",".join(stages)])
+    printed = capsys.readouterr().out
+    for name in {up for s in stages for up in KERNEL_PLANS[s].upstream} & set(stages):
+        slug = BY_NAME[name].slug
+        meta = json.loads((out / "outputs" / slug / "dataset-metadata.json").read_text())
+        assert meta["id"] == f"me/{slug}"
+        assert f"kaggle kernels output me/{slug} -p {out / 'outputs' / slug} -o" in printed
+
+
+def test_real_run_needs_a_user(no_kaggle_config, tmp_path):
+    with pytest.raises(SystemExit):
+        kaggle_push.main(["--out", str(tmp_path / "push")])
+
+
+FAKE_KAGGLE = """#!{python}
+import json, pathlib, sys
+state = pathlib.Path({state!r})
+with open(state / "calls.log", "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+if args[:2] == ["datasets", "status"]:
+    if not (state / "created").exists():
+        print("404 Not Found"); sys.exit(1)
+    print("ready")
+elif args[:2] == ["datasets", "create"]:
+    (state / "created").touch(); print("Your private Dataset is being created.")
+elif args[:2] == ["kernels", "push"]:
+    print("Kernel version 7 successfully pushed.  Please check progress at https://x")
+elif args[:2] == ["kernels", "status"]:
+    print(args[2] + ' has status "KernelWorkerStatus.COMPLETE"')
+else:
+    print("unexpected", args); sys.exit(2)
+"""
+
+
+def test_real_run_with_a_fake_kaggle_cli(tmp_path, monkeypatch, capsys):
+    fake = tmp_path / "kaggle"
+    fake.write_text(FAKE_KAGGLE.format(python=sys.executable, state=str(tmp_path)))
+    fake.chmod(0o755)
+    monkeypatch.setattr(kaggle_push, "find_kaggle_cli", lambda: str(fake))
+    stages = existing_stages()
+    code = kaggle_push.main(["--user", "me", "--out", str(tmp_path / "push"),
+                             "--poll-seconds", "0"])
+    assert code == 0
+    calls = [json.loads(line) for line in (tmp_path / "calls.log").read_text().splitlines()]
+    verbs = [" ".join(c[:2]) for c in calls]
+    # Not found -> create, then wait until ready, then push and wait for each stage in order.
+    assert verbs[:3] == ["datasets status", "datasets create", "datasets status"]
+    assert verbs[3:] == ["kernels push", "kernels status"] * len(stages)
+    assert [c[2] for c in calls if c[:2] == ["kernels", "status"]] == [
+        f"me/{s.slug}" for s in stages]
+    if STAGES[-1] in stages:
+        assert "-v 7" in capsys.readouterr().out
+
+
+def test_kernel_output_mounts_are_found(tmp_path):
+    """Attached notebook outputs mount at /kaggle/input/<slug> or, in Kaggle's newer layout,
+    /kaggle/input/notebooks/<owner>/<slug>; the stages find both."""
+    from common.paths import find_dataset_dir
+
+    nested = tmp_path / "notebooks" / "me" / "birdclef-2026-models"
+    nested.mkdir(parents=True)
+    assert find_dataset_dir(tmp_path, "birdclef-2026-models") == nested
+
+
+BLOCK_DEV_TOOLS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"jupytext", "papermill", "nbclient", "kaggle", "pytest"}:
+            raise ImportError(f"{name} is a local tool, not on Kaggle's image")
+sys.meta_path.insert(0, Block())
+for module in sys.argv[1:]:
+    __import__(module)
+"""
+
+
+def test_stage_modules_need_no_local_tools():
+    """What the notebooks import from common loads without the local-only tools (jupytext,
+    papermill, the kaggle CLI): on Kaggle only its image and the attached datasets exist."""
+    modules = set()
+    for stage in existing_stages():
+        tree = ast.parse((REPO_ROOT / stage.script).read_text())
+        modules |= {n.module for n in ast.walk(tree)
+                    if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("common")}
+    subprocess.run([sys.executable, "-c", BLOCK_DEV_TOOLS, *sorted(modules)], check=True,
+                   cwd=REPO_ROOT)

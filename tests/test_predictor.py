@@ -1,0 +1,120 @@
+"""Tests for common.predictor: decoding ahead, the loop's coverage, the budget with a fake clock."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from common.checkpoint import save_checkpoint
+from common.config import apply_preset
+from common.frontend import FrontendConfig
+from common.infer import InferConfig
+from common.members import load_members
+from common.model import ModelConfig, build_model
+from common.predictor import EnsemblePredictor, decode_ahead
+
+CLASSES = ["65448", "grekis", "litjas"]
+FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
+MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16)
+SR = 32000
+
+
+class FakeClock:
+    """Every call advances ``step`` seconds: time is spent by doing things, deterministically."""
+
+    def __init__(self, step: float = 1.0) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predictor")
+    rng = np.random.default_rng(0)
+    paths = []
+    for k, seconds in enumerate((20, 20, 13, 20)):
+        path = root / f"file{k}.ogg"
+        sf.write(path, (0.05 * rng.standard_normal(seconds * SR)).astype(np.float32), SR)
+        paths.append(path)
+    (root / "broken.ogg").write_bytes(b"not audio")
+    ckpts = []
+    for seed in range(2):
+        torch.manual_seed(seed)
+        model = build_model(MODEL, FRONT, len(CLASSES))
+        ckpts.append(save_checkpoint(root / f"m{seed}.pt", model, classes=CLASSES,
+                                     model_cfg=MODEL, frontend_cfg=FRONT, fold=seed,
+                                     metrics={}, config={}))
+    return paths, root / "broken.ogg", ckpts
+
+
+def config(**changes):
+    base = apply_preset(InferConfig, "smoke")
+    return dataclasses.replace(base, tta=("orig", "reverse", "gain_up"), **changes)
+
+
+def test_decode_ahead_keeps_order_and_reports_bad_files(setup):
+    paths, broken, _ = setup
+    items = list(decode_ahead([paths[2], broken, paths[0]], SR, 5 * SR, workers=2, prefetch=2))
+    assert [i.index for i in items] == [0, 1, 2]
+    assert items[0].windows.shape == (3, 5 * SR)  # 13 s: two windows + a padded third
+    assert items[1].windows is None and "broken.ogg" in items[1].error
+    assert items[2].windows.shape == (4, 5 * SR)
+
+
+def test_every_window_predicted_with_batches_across_files(setup):
+    paths, broken, ckpts = setup
+    members = load_members(ckpts, CLASSES)
+    predictor = EnsemblePredictor(members, config(batch_windows=7), CLASSES)
+    pred = predictor.predict([*paths, broken])
+    assert pred.n_windows == [4, 4, 3, 4, 12]  # the broken file: 60 s assumed
+    assert pred.row_ids[:2] == ["file0_5", "file0_10"] and pred.row_ids[10] == "file2_15"
+    for cov in pred.covered:
+        assert cov[:15].all() and not cov[15:].any()
+    assert len(pred.failed_files) == 1 and not pred.stopped_early
+    assert any("folded into orig" in e for e in pred.events)
+    # the gain view is folded into orig: no pass was spent on it
+    assert predictor.pass_windows[:, 2].sum() == 0 and (predictor.pass_windows[:, :2] == 15).all()
+    batched = np.concatenate([s[:15] for s in pred.scores])
+    assert np.isfinite(batched).all()
+
+
+def test_batching_does_not_change_predictions(setup):
+    paths, _, ckpts = setup
+    members = load_members(ckpts, CLASSES)
+    a = EnsemblePredictor(members, config(batch_windows=12), CLASSES).predict(paths[:3])
+    members = load_members(ckpts, CLASSES)
+    b = EnsemblePredictor(members, config(batch_windows=5), CLASSES).predict(paths[:3])
+    for sa, sb in zip(a.scores, b.scores):
+        np.testing.assert_allclose(sa, sb, atol=1e-4)
+
+
+def test_budget_drops_views_then_models_and_stops_at_the_deadline(setup):
+    paths, _, ckpts = setup
+    files = [paths[0], paths[1], paths[3]] * 3  # 9 files of 4 windows, one file per batch
+
+    def run(minutes):
+        predictor = EnsemblePredictor(load_members(ckpts, CLASSES),
+                                      config(time_budget_minutes=minutes, batch_windows=4),
+                                      CLASSES, clock=FakeClock())
+        pred = predictor.predict(files)
+        return pred, [e for e in pred.events if "dropped" in e]
+
+    # Each clock call costs a fake second, so a run costs about 150 s with everything.
+    pred, dropped = run(60)
+    assert dropped == [] and all(c.all() for c in pred.covered)
+    pred, dropped = run(2.5)  # drop the reverse view only
+    assert len(dropped) == 1 and dropped[0].startswith("budget: dropped view reverse")
+    assert all(c.all() for c in pred.covered) and not pred.stopped_early
+    pred, dropped = run(2.0)  # then the later of two equally expensive models
+    assert dropped[1].startswith("budget: dropped model m1.pt")
+    assert pred.covered[0].all() and not pred.stopped_early
+    assert pred.covered[1].sum() == 4  # the dropped model predicted the probe file only
+    pred, _ = run(0.5)  # hopeless: the deadline stops the loop, the rest gets the fallback
+    assert pred.stopped_early and any("deadline" in e for e in pred.events)
+    assert 0 < pred.covered[0].sum() < 36
+    assert len(pred.row_ids) == 36

@@ -1,0 +1,159 @@
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from common.checkpoint import load_checkpoint, model_from_checkpoint
+from common.competition import read_csv_str
+from common.config import apply_preset, replace_dotted
+from common.data import load_prep
+from common.train import (
+    TrainConfig,
+    build_scheduler,
+    checkpoint_path,
+    fold_data,
+    resolve_folds,
+    run_training,
+    train_fold,
+)
+
+
+def _cfg(input_root, working_dir, **changes):
+    base = replace_dotted(apply_preset(TrainConfig, "smoke"),
+                          {"input_root": str(input_root), "working_dir": str(working_dir)})
+    return replace_dotted(base, changes)
+
+
+@pytest.fixture(scope="module")
+def prep(prepped_input_root):
+    return load_prep(prepped_input_root / "birdclef-2026-prep")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(prepped_input_root, tmp_path_factory):
+    """The smoke preset, two folds, trained in two worker processes (the multi-GPU path)."""
+    cfg = _cfg(prepped_input_root, tmp_path_factory.mktemp("models"), parallel_processes=2)
+    return cfg, run_training(cfg)
+
+
+def test_smoke_run_writes_loadable_checkpoints(smoke_run, prep):
+    cfg, result = smoke_run
+    for fold in (0, 1):
+        for which in ("best", "last"):
+            path = checkpoint_path(cfg, fold, which)
+            assert path.name == f"test_efficientnet_fold{fold}_{which}.pt"
+            model, meta = model_from_checkpoint(path)
+            assert meta["classes"] == prep.classes and meta["fold"] == fold
+            assert meta["frontend"]["n_mels"] == cfg.frontend.n_mels
+            assert meta["config"]["model"]["backbone"] == "test_efficientnet"
+            with torch.no_grad():
+                out = model(torch.zeros(2, cfg.frontend.clip_samples))
+            assert out["clip_logits"].shape == (2, len(prep.classes))
+
+
+def test_smoke_run_writes_tables_plots_and_metadata(smoke_run, prep):
+    cfg, result = smoke_run
+    out = cfg.output_dir
+    log_df = pd.read_csv(out / "training_log.csv")
+    assert {"fold", "epoch", "lr", "train_loss", "val_soundscape_auc", "val_focal_auc",
+            "seconds"} <= set(log_df.columns)
+    assert sorted(log_df["fold"]) == [0, 1]
+    oof = read_csv_str(out / "oof_soundscapes.csv")
+    assert list(oof.columns) == ["row_id", "key", "start_seconds", *prep.classes, "fold"]
+    assert oof["row_id"].is_unique and set(oof["fold"]) == {0, 1}
+    assert len(oof) == 12 * prep.soundscape_df["filename"].nunique()
+    probs = oof[prep.classes].to_numpy(dtype=float)
+    assert ((probs >= 0) & (probs <= 1)).all()
+    for name in ("oof_focal.csv", "fold_summary.csv", "per_class_auc.csv", "train_config.json",
+                 "train_report.json", "figures/learning_curves.png", "figures/per_class_auc.png"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "dataset-metadata.json").read_text())
+    assert meta["id"].endswith("/birdclef-2026-models")
+    assert json.loads((out / "train_config.json").read_text())["folds"] == [0, 1]
+    assert not list((out / "resume").glob("*.pt")), "resume states are removed when done"
+    assert result.report["folds_done"] == [0, 1]
+
+
+def test_resolve_folds():
+    cfg = TrainConfig()
+    assert resolve_folds(cfg, 5) == (0, 1, 2, 3, 4)
+    assert resolve_folds(replace_dotted(cfg, {"folds": "3,1"}), 5) == (3, 1)
+    with pytest.raises(ValueError, match="folds"):
+        resolve_folds(replace_dotted(cfg, {"folds": (5,)}), 5)
+
+
+def test_fold_data_holds_out_the_fold(prep, prepped_input_root, tmp_path):
+    cfg = _cfg(prepped_input_root, tmp_path)
+    data = fold_data(cfg, prep, 1)
+    train = data.train.table_df
+    assert not (train["fold"] == 1).any()
+    assert (train["fold"] == -1).sum() == (prep.train_df["fold"] == -1).sum()
+    assert (data.val_focal.table_df["fold"] == 1).all()
+    assert len(data.val_focal) == (prep.train_df["fold"] == 1).sum()
+    val_files = set(prep.soundscape_df.loc[prep.soundscape_df["fold"] == 1, "filename"])
+    assert set(data.val_soundscapes.table_df["key"].str.split("/").str[-1]) == val_files
+    assert not set(data.background_df["key"].str.split("/").str[-1]) & val_files
+
+
+def test_scheduler_warms_up_then_decays_to_the_floor():
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    opt = torch.optim.AdamW([{"params": params, "lr": 1.0}])
+    sched = build_scheduler(opt, total_steps=20, warmup_steps=4, min_lr_ratio=0.1)
+    lrs = []
+    for _ in range(20):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] < lrs[1] < lrs[3] < lrs[4] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:])) and lrs[-1] >= 0.1
+
+
+def _state(path):
+    state_dict, meta = load_checkpoint(path)
+    return state_dict, meta
+
+
+def test_resume_matches_uninterrupted_run(prep, prepped_input_root, tmp_path):
+    changes = {"folds": (0,), "epochs": 2, "max_steps_per_epoch": 2, "batch_size": 4,
+               "keep_resume_state": True}
+    full = _cfg(prepped_input_root, tmp_path / "full", **changes)
+    train_fold(full, prep, 0)
+    split = _cfg(prepped_input_root, tmp_path / "split", **changes, session_epochs=1)
+    first = train_fold(split, prep, 0)
+    assert first["status"] == "interrupted"
+    assert _state(checkpoint_path(split, 0, "last"))[1]["metrics"]["epoch"] == 1
+    train_fold(replace_dotted(split, {"session_epochs": 0}), prep, 0)
+
+    a, meta_a = _state(checkpoint_path(full, 0, "last"))
+    b, meta_b = _state(checkpoint_path(split, 0, "last"))
+    assert meta_a["metrics"]["epoch"] == meta_b["metrics"]["epoch"] == 2
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    for name in ("val_soundscape_auc", "val_focal_auc", "train_loss"):
+        assert meta_a["metrics"][name] == pytest.approx(meta_b["metrics"][name], abs=1e-6)
+    history = pd.read_csv(tmp_path / "split" / "folds" / "test_efficientnet_fold0" /
+                          "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+
+    # Best vs last: best.pt is the epoch with the highest validation score, last.pt the final.
+    best_epoch = int(history.loc[history["val_soundscape_auc"].idxmax(), "epoch"])
+    assert _state(checkpoint_path(split, 0, "best"))[1]["metrics"]["epoch"] == best_epoch
+    assert history["is_best"].sum() >= 1
+
+
+def test_fold_without_soundscapes_selects_by_focal_auc(prep, prepped_input_root, tmp_path,
+                                                       caplog):
+    no_val = load_prep(prep.prep_dir)
+    no_val.soundscape_df = no_val.soundscape_df.assign(fold=0)  # fold 1 has none left
+    cfg = _cfg(prepped_input_root, tmp_path, folds=(1,), max_steps_per_epoch=1)
+    with caplog.at_level(logging.WARNING, logger="common.train"):
+        summary = train_fold(cfg, no_val, 1)
+    assert summary["selection"] == "val_focal_auc"
+    assert any("focal-clip AUC" in r.getMessage() for r in caplog.records)
+    assert np.isnan(summary["val_soundscape_auc"]) or summary["val_soundscape_auc"] is None
+    assert not checkpoint_path(cfg, 0, "best").exists(), "only the selected fold is trained"
+    assert checkpoint_path(cfg, 1, "best").is_file()
