@@ -38,11 +38,10 @@ sys.path[:0] = [
     for p in Path("/kaggle/input").glob(pattern)
 ]
 
-from IPython.display import Image, display  # noqa: E402
-
 from common.config import resolve_config  # noqa: E402
 from common.prep import PrepConfig, run_prep  # noqa: E402
 from common.runtime import setup_logging  # noqa: E402
+from common.show import show_figures, show_table  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -78,7 +77,7 @@ result = run_prep(cfg)
 # ## What was excluded, and why
 
 # %%
-display(result.bad_df)
+show_table(result.bad_df)
 
 # %% [markdown]
 # ## Folds
@@ -87,15 +86,14 @@ display(result.bad_df)
 # folded by file.
 
 # %%
-display(result.fold_summary_df)
-display(result.rare_df)
+show_table(result.fold_summary_df)
+show_table(result.rare_df)
 
 # %% [markdown]
 # ## Figures
 
 # %%
-for path in result.figures.values():
-    display(Image(filename=str(path)))
+show_figures(result.figures.values())
 
 # %% [markdown]
 # ## Summary

@@ -43,10 +43,9 @@ sys.path[:0] = [
     for p in Path("/kaggle/input").glob(pattern)
 ]
 
-from IPython.display import Image, display  # noqa: E402
-
 from common.config import resolve_config  # noqa: E402
 from common.runtime import setup_logging  # noqa: E402
+from common.show import show_figures, show_table  # noqa: E402
 from common.train import TrainConfig, run_training  # noqa: E402
 
 # %% [markdown]
@@ -88,13 +87,13 @@ result = run_training(cfg)
 # (the focal-clip AUC only for a fold without labelled soundscapes).
 
 # %%
-display(result.fold_summary_df)
+show_table(result.fold_summary_df)
 
 # %% [markdown]
 # ## Training log (one row per fold and epoch)
 
 # %%
-display(result.log_df)
+show_table(result.log_df)
 
 # %% [markdown]
 # ## Figures
@@ -102,14 +101,13 @@ display(result.log_df)
 # on focal clips (species without a validation positive are left out).
 
 # %%
-for path in result.figures.values():
-    display(Image(filename=str(path)))
+show_figures(result.figures.values())
 
 # %% [markdown]
 # ## Weakest species (out of fold, soundscape windows)
 
 # %%
-display(result.per_class_df.sort_values("oof_soundscape_auc").head(15))
+show_table(result.per_class_df.sort_values("oof_soundscape_auc").head(15))
 
 # %% [markdown]
 # ## Summary

@@ -42,11 +42,10 @@ sys.path[:0] = [
     for p in Path("/kaggle/input").glob(pattern)
 ]
 
-from IPython.display import Image, display  # noqa: E402
-
 from common.config import resolve_config  # noqa: E402
 from common.infer import InferConfig, run_inference  # noqa: E402
 from common.runtime import setup_logging  # noqa: E402
+from common.show import show_figures, show_table  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -86,14 +85,14 @@ result = run_inference(cfg)
 # ## The submission
 
 # %%
-display(result.submission_df.head())
+show_table(result.submission_df.head())
 print(result.submission_df.shape)
 
 # %% [markdown]
 # ## Speed and budget decisions
 
 # %%
-display(result.timings_df.describe())
+show_table(result.timings_df.describe())
 for event in result.report.get("budget_events", []):
     print(event)
 
@@ -103,8 +102,7 @@ for event in result.report.get("budget_events", []):
 # neighbouring windows.
 
 # %%
-for path in result.figures.values():
-    display(Image(filename=str(path)))
+show_figures(result.figures.values())
 
 # %% [markdown]
 # ## Summary

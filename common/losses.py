@@ -52,15 +52,42 @@ def _reduce(
     return loss.sum(dim=1).mean()
 
 
-def _check(logits: torch.Tensor, targets: torch.Tensor) -> None:
-    if logits.ndim != 2 or logits.shape != targets.shape:
-        raise ValueError(
-            f"expected logits and targets of the same shape (B, C), got {tuple(logits.shape)} "
-            f"and {tuple(targets.shape)}"
-        )
+class _ElementwiseLoss(nn.Module):
+    """Shared plumbing: shape checks, float32 inputs, mask, weight and reduction.
+
+    Subclasses implement :meth:`elementwise`, the ``(B, C)`` loss of float32 logits and targets.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def elementwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
+
+        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
+        """
+        if logits.ndim != 2 or logits.shape != targets.shape:
+            raise ValueError(
+                f"expected logits and targets of the same shape (B, C), got "
+                f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+            )
+        loss = self.elementwise(logits.float(), targets.float())
+        return _reduce(loss, mask, weight, self.reduction)
 
 
-class AsymmetricLoss(nn.Module):
+class AsymmetricLoss(_ElementwiseLoss):
     """Asymmetric loss (Ridnik et al. 2021, arXiv:2009.14119) for multi-label classification.
 
     With ``p = sigmoid(x)`` and the shifted probability ``p_m = max(p - clip, 0)``::
@@ -82,29 +109,14 @@ class AsymmetricLoss(nn.Module):
         eps: float = 1e-8,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        super().__init__(reduction)
         self.gamma_neg = gamma_neg
         self.gamma_pos = gamma_pos
         self.clip = clip
         self.eps = eps
-        self.reduction = reduction
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
-
-        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
-        """
-        _check(logits, targets)
-        y = targets.float()
-        p = torch.sigmoid(logits.float())
+    def elementwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(x)
         p_m = (p - self.clip).clamp(min=0) if self.clip > 0 else p
         loss_pos = y * torch.log(p.clamp(min=self.eps))
         loss_neg = (1 - y) * torch.log((1 - p_m).clamp(min=self.eps))
@@ -112,38 +124,20 @@ class AsymmetricLoss(nn.Module):
             loss_pos = loss_pos * torch.pow(1 - p, self.gamma_pos)
         if self.gamma_neg > 0:
             loss_neg = loss_neg * torch.pow(p_m, self.gamma_neg)
-        return _reduce(-(loss_pos + loss_neg), mask, weight, self.reduction)
+        return -(loss_pos + loss_neg)
 
     def extra_repr(self) -> str:
         return f"gamma_neg={self.gamma_neg}, gamma_pos={self.gamma_pos}, clip={self.clip}"
 
 
-class BCEWithLogits(nn.Module):
+class BCEWithLogits(_ElementwiseLoss):
     """Binary cross-entropy on logits with the shared mask/weight signature and reduction."""
 
-    def __init__(self, reduction: str = "mean") -> None:
-        super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.reduction = reduction
-
-    def forward(
-        self,
-        logits: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
-
-        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
-        """
-        _check(logits, targets)
-        loss = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
-        return _reduce(loss, mask, weight, self.reduction)
+    def elementwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(x, y, reduction="none")
 
 
-class FocalLoss(nn.Module):
+class FocalLoss(_ElementwiseLoss):
     """Sigmoid focal loss (Lin et al. 2017), as ``torchvision.ops.sigmoid_focal_loss``.
 
     ``loss = alpha_t (1 - p_t)^gamma BCE(x, y)`` with ``p_t = p y + (1 - p)(1 - y)`` and
@@ -153,33 +147,18 @@ class FocalLoss(nn.Module):
     def __init__(
         self, gamma: float = 2.0, alpha: float | None = 0.25, reduction: str = "mean"
     ) -> None:
-        super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        super().__init__(reduction)
         self.gamma = gamma
         self.alpha = alpha
-        self.reduction = reduction
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
-
-        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
-        """
-        _check(logits, targets)
-        x, y = logits.float(), targets.float()
+    def elementwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(x)
         bce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
         p_t = p * y + (1 - p) * (1 - y)
         loss = bce * (1 - p_t) ** self.gamma
         if self.alpha is not None:
             loss = loss * (self.alpha * y + (1 - self.alpha) * (1 - y))
-        return _reduce(loss, mask, weight, self.reduction)
+        return loss
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}, alpha={self.alpha}"

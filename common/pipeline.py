@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,24 @@ def link_competition(competition_dir: Path, input_root: Path, name: str = "birdc
     return target
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PROGRESS = re.compile(r"\d+%\|")
+
+
+def console_line(line: str) -> str | None:
+    """What the console shows of a stage's output line (the full text goes to its log).
+
+    Progress bars redraw with carriage returns: only the last state of a line is kept, and a
+    bar is shown once, when it reaches 100 %, so the console reads like a Kaggle log.
+    """
+    text = _ANSI.sub("", line.rstrip("\n").rsplit("\r", 1)[-1]).rstrip()
+    if not text.strip():
+        return None
+    if _PROGRESS.search(text) and "100%|" not in text:
+        return None
+    return text
+
+
 def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
               extra_args: list[str] | None = None) -> Path:
     """Run one stage's script; return its working dir. Raises StageFailed on error."""
@@ -84,8 +103,9 @@ def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
         assert process.stdout is not None
         for line in process.stdout:
             log_file.write(line)
-            if not line.startswith("\r") and "it/s]" not in line and "s/it]" not in line:
-                sys.stdout.write(f"  {stage.name} | {line}")
+            shown = console_line(line)
+            if shown is not None:
+                sys.stdout.write(f"  {stage.name} | {shown}\n")
         code = process.wait()
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-40:])

@@ -47,3 +47,14 @@ def test_failing_stage_stops_the_run_and_shows_its_error(tmp_path, tiny_competit
 def test_not_a_competition_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no sample_submission.csv"):
         run_pipeline(tmp_path, tmp_path / "run", "smoke")
+
+
+def test_console_keeps_log_lines_and_finished_bars_only():
+    from common.pipeline import console_line
+
+    assert console_line("12:00 INFO common.train: fold 0 done\n") == \
+        "12:00 INFO common.train: fold 0 done"
+    assert console_line("epoch 1:  40%|####      | 4/10 [00:01<00:02]\r") is None
+    assert console_line("\rdecode:  50%|#   | 1/2\rdecode: 100%|####| 2/2 [00:01]\n") == \
+        "decode: 100%|####| 2/2 [00:01]"
+    assert console_line("\x1b[A\n") is None
