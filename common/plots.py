@@ -187,3 +187,44 @@ def sweep_leaderboard(leaderboard_df: pd.DataFrame, label_columns: list[str]) ->
     ax.set_title(f"Sweep leaderboard ({len(df)} runs" + (f", {n_failed} failed)" if n_failed
                                                           else ")"))
     return fig
+
+
+def confusion_matrix(y_true, y_pred, classes: list[str], title: str = "",
+                     normalize: bool = True) -> plt.Figure:
+    """Confusion matrix of single-label predictions (rows: true class, columns: predicted).
+
+    Args:
+        y_true, y_pred: ``(rows,)`` int class indices into ``classes``.
+        normalize: show each row as shares of its true class (recall on the diagonal), with the
+            counts written in the cells; ``False`` colours by count.
+
+    The title carries the accuracy and macro F1, so two models' figures compare at a glance.
+    """
+    from sklearn.metrics import f1_score
+
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    n = len(classes)
+    counts = np.zeros((n, n), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2.5, 0.5 * n + 2))
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(n):
+        for j in range(n):
+            if counts[i, j]:
+                dark = shown[i, j] > (0.5 if normalize else counts.max() / 2)
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(n), [str(c) for c in classes], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), [str(c) for c in classes], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = float((y_true == y_pred).mean()) if len(y_true) else float("nan")
+    f1 = float(f1_score(y_true, y_pred, average="macro", zero_division=0.0)) if len(y_true) \
+        else float("nan")
+    ax.set_title(f"{title} accuracy {accuracy:.3f}, macro F1 {f1:.3f}".strip(), fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04, label="share of the true class" if normalize
+                 else "clips")
+    fig.tight_layout()
+    return fig

@@ -157,3 +157,94 @@ def test_fold_without_soundscapes_selects_by_focal_auc(prep, prepped_input_root,
     assert np.isnan(summary["val_soundscape_auc"]) or summary["val_soundscape_auc"] is None
     assert not checkpoint_path(cfg, 0, "best").exists(), "only the selected fold is trained"
     assert checkpoint_path(cfg, 1, "best").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# Options used by nb03 and the sweep: rating filter, extra windows per fold, class balance,
+# warm start.
+
+
+def test_min_rating_drops_low_rated_clips_from_training_only(prep, prepped_input_root, tmp_path):
+    rating = pd.to_numeric(prep.train_df["rating"], errors="coerce").fillna(0.0)
+    low = set(prep.train_df.loc[(rating > 0) & (rating < 3), "filename"])
+    assert low, "the tiny competition should have low-rated clips"
+    base = fold_data(_cfg(prepped_input_root, tmp_path), prep, 0)
+    data = fold_data(_cfg(prepped_input_root, tmp_path, min_rating=3.0), prep, 0)
+    focal_keys = set(data.train.table_df.loc[data.train.table_df["source"] == "focal", "key"])
+    assert not focal_keys & low
+    assert focal_keys and len(data.train) < len(base.train)
+    assert len(data.val_focal) == len(base.val_focal)  # still validated
+
+
+def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root, tmp_path):
+    from common.train import extra_windows_path
+
+    assert extra_windows_path("/a/p_fold{fold}.csv", 3).name == "p_fold3.csv"
+    for k in (0, 1):
+        pd.DataFrame({"key": [f"train_soundscapes/x{k}.ogg"] * 2, "start_seconds": [0, 5],
+                      "fold": [-1, k], prep.classes[0]: [0.7, 0.2]}).to_csv(
+            tmp_path / f"extra_fold{k}.csv", index=False)
+    cfg = _cfg(prepped_input_root, tmp_path, extra_repeats=3,
+               extra_windows=(str(tmp_path / "extra_fold{fold}.csv"),))
+    data = fold_data(cfg, prep, 1)
+    extra = data.train.table_df["source"].str.startswith("extra:").to_numpy()
+    assert extra.sum() == 3  # one row of fold 1's table is held out; the other x3
+    assert set(data.train.table_df.loc[extra, "key"]) == {"train_soundscapes/x1.ogg"}
+    assert data.train.targets[extra, 0].tolist() == pytest.approx([0.7] * 3)
+
+
+def test_class_balance_weights_and_sampler():
+    from common.data import WindowItems, make_loader
+    from common.train import class_balance_weights
+
+    targets = np.zeros((13, 3), np.float32)
+    targets[:9, 0] = 1  # 9 rows of class 0
+    targets[9:12, 1] = 1  # 3 rows of class 1
+    # last row: no positive (its own group)
+    items = WindowItems(pd.DataFrame({"key": ["k"] * 13, "crop": "window", "start_seconds": 0.0,
+                                      "weight": 1.0, "source": "s", "fold": 0, "row_id": "r"}),
+                        targets)
+    w = class_balance_weights(items)
+    assert w.sum() == pytest.approx(1.0)
+    # per class mass ~ sqrt(count): 3 : sqrt(3) : 1
+    mass = [w[:9].sum(), w[9:12].sum(), w[12:].sum()]
+    assert mass[0] / mass[2] == pytest.approx(3.0) and mass[1] / mass[2] == pytest.approx(3 ** 0.5)
+
+    class _Rows(torch.utils.data.Dataset):
+        def __len__(self):
+            return 13
+
+        def __getitem__(self, i):
+            return i
+
+        def set_epoch(self, epoch):
+            pass
+
+    orders = [list(make_loader(_Rows(), 13, shuffle=True, seed=1, epoch=0,
+                               sample_weights=w))[0].tolist() for _ in range(2)]
+    assert orders[0] == orders[1]  # deterministic given the seed
+    assert len(orders[0]) == 13 and len(set(orders[0])) < 13  # drawn with replacement
+
+
+def test_warm_start_loads_the_teacher_weights(prep, prepped_input_root, tmp_path):
+    from common.checkpoint import save_checkpoint
+    from common.model import build_model
+
+    cfg = _cfg(prepped_input_root, tmp_path / "student", folds=(0,), epochs=1,
+               max_steps_per_epoch=1, lr=0.0, ema=False, init_checkpoint=str(
+                   tmp_path / "teacher_fold{fold}.pt"))
+    teacher = build_model(cfg.model, cfg.frontend, len(prep.classes))
+    with torch.no_grad():
+        for p in teacher.head.parameters():
+            p.fill_(0.125)
+    save_checkpoint(tmp_path / "teacher_fold0.pt", teacher, classes=prep.classes,
+                    model_cfg=cfg.model, frontend_cfg=cfg.frontend, fold=0, metrics={},
+                    config={})
+    train_fold(cfg, prep, 0)
+    state, _ = load_checkpoint(checkpoint_path(cfg, 0, "last"))
+    head = [v for k, v in state.items() if k.startswith("head.") and v.dtype.is_floating_point
+            and "running" not in k]
+    assert head and all(torch.allclose(v, torch.full_like(v, 0.125)) for v in head)
+    with pytest.raises(FileNotFoundError, match="init_checkpoint"):
+        train_fold(replace_dotted(cfg, {"working_dir": str(tmp_path / "x"), "folds": (1,)}),
+                   prep, 1)
