@@ -42,6 +42,23 @@ def param(default: Any, help_text: str) -> Any:
     return dataclasses.field(default=default, metadata=describe(help_text))
 
 
+@dataclasses.dataclass(frozen=True)
+class StageConfig:
+    """Fields every stage has: where inputs are, where outputs go, which preset it came from.
+
+    Stage configs subclass it and add their own parameters and ``PRESETS``.
+    """
+
+    preset: str = param("default", "name of the preset this config started from")
+    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
+    working_dir: str = param("/kaggle/working", "where outputs go")
+    competition: str = param("birdclef-2026", "competition slug under the input root")
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.working_dir)
+
+
 # ---------------------------------------------------------------------------------------------
 # Flattening nested dataclasses into dotted keys and back.
 

@@ -32,7 +32,7 @@ import torch
 
 from common import competition as comp
 from common import plots
-from common.config import param, save_config
+from common.config import StageConfig, param, save_config
 from common.ensemble import METHODS, combine_models, smooth_windows
 from common.members import GRAPHS, Member, find_checkpoints, group_by_frontend, load_members
 from common.paths import find_competition_dir, find_dataset_dir
@@ -51,13 +51,9 @@ AUDIO_SUFFIXES = (".ogg", ".flac", ".wav", ".mp3")
 
 
 @dataclass(frozen=True)
-class InferConfig:
+class InferConfig(StageConfig):
     """nb04 parameters; defaults are the Kaggle recipe (all TTA views, mean of logits)."""
 
-    preset: str = param("default", "name of the preset this config started from")
-    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
-    working_dir: str = param("/kaggle/working", "where submission.csv and the logs go")
-    competition: str = param("birdclef-2026", "competition slug under the input root")
     models_slug: str = param("birdclef-2026-models", "dataset holding the nb02 checkpoints")
     checkpoint_glob: str = param(
         "*_best.pt", "checkpoints used: file names matching this glob (nb02 writes *_best.pt, "
@@ -107,9 +103,6 @@ class InferConfig:
             raise ValueError("batch_windows must be >= 1")
 
 
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.working_dir)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from common import competition as comp
 from common import plots
 from common.audio import AudioDecodeError, load_audio
 from common.cache import CacheWriter, read_index
-from common.config import param, save_config
+from common.config import StageConfig, param, save_config
 from common.crops import frame_activity
 from common.folds import (
     assign_clip_folds,
@@ -52,13 +52,9 @@ SCAN_COLUMNS = ["key", "kind", "status", "reason", "duration_seconds", "active_s
 
 
 @dataclass(frozen=True)
-class PrepConfig:
+class PrepConfig(StageConfig):
     """nb01 parameters; defaults are the Kaggle recipe."""
 
-    preset: str = param("default", "name of the preset this config started from")
-    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
-    working_dir: str = param("/kaggle/working", "where outputs go")
-    competition: str = param("birdclef-2026", "competition slug under the input root")
     dataset_slug: str = param("birdclef-2026-prep", "slug this stage's output is published as")
     kaggle_user: str = param("", "Kaggle user for dataset-metadata.json ('' = kaggle CLI config)")
     n_folds: int = param(5, "number of cross-validation folds (K)")
@@ -82,9 +78,6 @@ class PrepConfig:
                   "shard_mb": 1.0, "workers": 2},
     }
 
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.working_dir)
 
     @property
     def cache_dir(self) -> Path:

@@ -70,7 +70,7 @@ from common import competition as comp
 from common import plots
 from common.augment import SpecAugmentConfig, WaveAugmentConfig
 from common.cache import CacheWriter
-from common.config import config_from_dict, param, replace_dotted, save_config
+from common.config import StageConfig, config_from_dict, param, replace_dotted, save_config
 from common.data import SOUNDSCAPE_PREFIX, PrepData, load_prep
 from common.ensemble import METHODS, combine_models
 from common.infer import InferConfig, list_test_files, predict_files
@@ -100,13 +100,9 @@ NEGATIVE_SOURCES = ("unlisted", "unlabelled")
 
 
 @dataclass(frozen=True)
-class PseudoConfig:
+class PseudoConfig(StageConfig):
     """nb03 parameters; defaults are the Kaggle recipe (GPU scoring, two noisy-student rounds)."""
 
-    preset: str = param("default", "name of the preset this config started from")
-    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
-    working_dir: str = param("/kaggle/working", "where outputs go")
-    competition: str = param("birdclef-2026", "competition slug under the input root")
     prep_slug: str = param("birdclef-2026-prep", "slug of nb01's output dataset")
     models_slug: str = param("birdclef-2026-models", "slug of nb02's models dataset (teacher)")
     dataset_slug: str = param("birdclef-2026-pseudo", "slug this stage's output is published as")
@@ -174,9 +170,6 @@ class PseudoConfig:
         if self.rounds < 0 or self.target_power <= 0 or not 0 <= self.threshold <= 1:
             raise ValueError("rounds must be >= 0, target_power > 0, threshold in [0, 1]")
 
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.working_dir)
 
 
 @dataclass

@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 from common import plots
 from common.augment import SpecAugment, SpecAugmentConfig, WaveAugment, WaveAugmentConfig
 from common.checkpoint import load_checkpoint, save_checkpoint
-from common.config import config_from_dict, config_to_dict, param, save_config
+from common.config import StageConfig, config_from_dict, config_to_dict, param, save_config
 from common.data import (
     AudioSource,
     PrepData,
@@ -92,13 +92,9 @@ _RESUME_FREE = {"preset", "input_root", "working_dir", "folds", "workers", "para
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(StageConfig):
     """nb02 parameters; defaults are the Kaggle recipe (T4/P100, fp16 AMP)."""
 
-    preset: str = param("default", "name of the preset this config started from")
-    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
-    working_dir: str = param("/kaggle/working", "where outputs go")
-    competition: str = param("birdclef-2026", "competition slug under the input root")
     prep_slug: str = param("birdclef-2026-prep", "slug of nb01's output dataset")
     dataset_slug: str = param("birdclef-2026-models", "slug this stage's output is published as")
     kaggle_user: str = param("", "Kaggle user for dataset-metadata.json ('' = kaggle CLI config)")
@@ -172,9 +168,6 @@ class TrainConfig:
         },
     }
 
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.working_dir)
 
 
 @dataclass

@@ -93,3 +93,17 @@ class Commented:
 def test_help_falls_back_to_field_comments():
     text = build_parser(Commented).format_help()
     assert "STFT hop in samples" in text and "upper mel edge" in text
+
+
+def test_every_stage_config_shares_the_stage_fields():
+    from common.config import StageConfig
+    from common.infer import InferConfig
+    from common.prep import PrepConfig
+    from common.pseudo import PseudoConfig
+    from common.train import TrainConfig
+
+    for cls in (PrepConfig, TrainConfig, PseudoConfig, InferConfig):
+        assert issubclass(cls, StageConfig)
+        cfg = resolve_config(cls, "smoke", argv=["--input-root", "/in", "--working-dir", "/out"])
+        assert (cfg.preset, cfg.input_root, str(cfg.output_dir)) == ("smoke", "/in", "/out")
+        assert "--competition" in build_parser(cls).format_help()
