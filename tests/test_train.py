@@ -159,6 +159,18 @@ def test_fold_without_soundscapes_selects_by_focal_auc(prep, prepped_input_root,
     assert checkpoint_path(cfg, 1, "best").is_file()
 
 
+def test_checkpoint_selection_last_saves_the_final_epoch(prep, prepped_input_root, tmp_path):
+    cfg = _cfg(prepped_input_root, tmp_path, folds=(0,), epochs=3, max_steps_per_epoch=1,
+               checkpoint_selection="last")
+    summary = train_fold(cfg, prep, 0)
+    assert summary["best_epoch"] == 3
+    _, meta = load_checkpoint(checkpoint_path(cfg, 0, "best"))
+    assert meta["metrics"]["epoch"] == 3
+    with pytest.raises(ValueError, match="checkpoint_selection"):
+        train_fold(_cfg(prepped_input_root, tmp_path / "bad", checkpoint_selection="first"),
+                   prep, 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Options used by nb03 and the sweep: rating filter, extra windows per fold, class balance,
 # warm start.
