@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["macro_roc_auc", "per_class_auc", "macro_auc_array"]
+__all__ = ["macro_roc_auc", "per_class_auc", "macro_auc_array", "macro_f1"]
 
 
 def macro_roc_auc(
@@ -150,3 +150,63 @@ def _check_arrays(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, 
         )
     _check_binary(y_true)
     return y_true, y_score
+
+
+def macro_f1(
+    solution_df: pd.DataFrame,
+    submission_df: pd.DataFrame,
+    id_column: str = "id",
+    label_column: str = "",
+    classes: Sequence[str] | None = None,
+) -> float:
+    """Macro F1 of one hard label per row (single-label tasks such as the mashup genres).
+
+    Args:
+        solution_df: ``id_column`` + ``label_column``, one true label per row.
+        submission_df: ``id_column`` + ``label_column``, any row order; extra columns ignored.
+        label_column: the label column; ``""`` takes the solution's only other column.
+        classes: the valid labels; a submitted label outside them is an error. ``None``: the
+            labels seen in the solution.
+
+    Labels are compared as strings. The average runs over the union of true and predicted
+    labels (sklearn's ``f1_score(average="macro")`` default, as Kaggle scores it), so a class
+    that is predicted but never true counts as an F1 of 0. Raises ``ValueError`` naming the
+    problem for missing columns, duplicate or missing ids, empty labels, or unknown labels.
+    """
+    from sklearn.metrics import f1_score
+
+    if not label_column:
+        others = [str(c) for c in solution_df.columns if str(c) != id_column]
+        if len(others) != 1:
+            raise ValueError(f"solution has columns {others} besides {id_column!r}; "
+                             "name the label column")
+        label_column = others[0]
+    frames = {}
+    for name, df in (("solution", solution_df), ("submission", submission_df)):
+        df = _with_str_columns(df)
+        for column in (id_column, label_column):
+            if column not in df.columns:
+                raise ValueError(f"{name} has no {column!r} column")
+        ids = df[id_column].astype(str)
+        if ids.duplicated().any():
+            raise ValueError(f"{name} has duplicate {id_column} values, e.g. "
+                             f"{ids[ids.duplicated()].iloc[0]!r}")
+        labels = df[label_column]
+        if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+            raise ValueError(f"{name} has empty {label_column!r} values")
+        frames[name] = pd.Series(labels.astype(str).to_numpy(), index=ids.to_numpy())
+    solution, submission = frames["solution"], frames["submission"]
+    if solution.empty:
+        raise ValueError("solution has no rows; nothing to score")
+    missing = solution.index.difference(submission.index)
+    if len(missing):
+        raise ValueError(f"submission lacks {len(missing)} {id_column} values, e.g. "
+                         f"{missing[0]!r}")
+    submission = submission.loc[solution.index]
+    valid = set(map(str, classes)) if classes is not None else set(solution)
+    unknown = sorted(set(submission) - valid)
+    if unknown:
+        raise ValueError(f"submission has {len(unknown)} unknown labels: {unknown[:10]}; valid "
+                         f"labels are {sorted(valid)[:20]}")
+    return float(f1_score(solution.to_numpy(), submission.to_numpy(), average="macro",
+                          zero_division=0.0))

@@ -124,3 +124,55 @@ def test_macro_auc_array_edge_cases():
         macro_auc_array(np.full((4, 2), 0.5), np.random.rand(4, 2))
     with pytest.raises(ValueError, match="same shape"):
         macro_auc_array(np.zeros((4, 2)), np.zeros((4, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# macro_f1 (single-label tasks: the mashup genres).
+
+from common.metrics import macro_f1  # noqa: E402
+
+
+def _label_frames():
+    truth = ["rock", "jazz", "pop", "rock", "65448", "blues", "jazz"]
+    guess = ["rock", "pop", "pop", "rock", "65448", "rock", "jazz"]
+    ids = [f"clip_{i}" for i in range(len(truth))]
+    return (pd.DataFrame({"id": ids, "genre": truth}),
+            pd.DataFrame({"id": ids, "genre": guess}), truth, guess)
+
+
+def test_macro_f1_equals_sklearn_and_aligns_rows_by_id():
+    from sklearn.metrics import f1_score
+
+    solution, submission, truth, guess = _label_frames()
+    expected = f1_score(truth, guess, average="macro")
+    assert macro_f1(solution, submission) == pytest.approx(expected, abs=1e-12)
+    shuffled = submission.sample(frac=1.0, random_state=0).assign(extra=1.0)
+    assert macro_f1(solution, shuffled, label_column="genre") == pytest.approx(expected)
+    assert macro_f1(solution, solution) == 1.0
+
+
+def test_macro_f1_compares_labels_as_strings():
+    solution = pd.DataFrame({"id": ["a", "b"], "label": ["65448", "amecro"]})
+    submission = pd.DataFrame({"id": ["a", "b"], "label": [65448, "amecro"]})
+    assert macro_f1(solution, submission) == 1.0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.iloc[1:], "lacks 1 id"),
+    (lambda s: s.assign(genre=["polka", *s["genre"][1:]]), "unknown labels"),
+    (lambda s: pd.concat([s, s.iloc[:1]]), "duplicate id"),
+    (lambda s: s.assign(genre=["", *s["genre"][1:]]), "empty"),
+    (lambda s: s.drop(columns="genre"), "no 'genre' column"),
+])
+def test_macro_f1_errors_name_the_problem(edit, message):
+    solution, submission, _, _ = _label_frames()
+    with pytest.raises(ValueError, match=message):
+        macro_f1(solution, edit(submission))
+
+
+def test_macro_f1_checks_labels_against_the_class_list():
+    solution, submission, _, _ = _label_frames()
+    valid = ["rock", "jazz", "pop", "blues", "65448", "metal"]
+    assert macro_f1(solution, submission, classes=valid) == macro_f1(solution, submission)
+    with pytest.raises(ValueError, match="unknown labels"):
+        macro_f1(solution, submission, classes=["rock", "jazz"])

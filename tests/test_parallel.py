@@ -1,0 +1,33 @@
+"""Tests for common.parallel: ordered results on any worker count, errors re-raised."""
+
+import math
+import operator
+
+import pytest
+
+from common.parallel import parallel_map, process_pool
+
+
+def test_results_keep_item_order_in_process_and_in_workers():
+    items = list(range(12))
+    expected = [math.factorial(i) for i in items]
+    assert parallel_map(math.factorial, items, workers=1) == expected
+    assert parallel_map(math.factorial, items, workers=2) == expected
+    pairs = [(i, i + 1) for i in items]
+    with process_pool(2) as pool:
+        assert parallel_map(operator.mul, pairs, pool=pool, star=True) == [
+            a * b for a, b in pairs]
+        assert parallel_map(math.factorial, items, pool=pool) == expected  # pool reused
+
+
+def test_a_failing_item_raises_in_the_caller():
+    with pytest.raises(ValueError):
+        parallel_map(math.factorial, [3, -1, 4], workers=2)
+    with pytest.raises(ValueError):
+        parallel_map(math.factorial, [3, -1, 4], workers=1)
+
+
+def test_small_inputs():
+    assert parallel_map(math.factorial, [], workers=4) == []
+    assert parallel_map(math.factorial, [5], workers=4) == [120]
+    assert process_pool(1) is None
