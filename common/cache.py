@@ -63,13 +63,19 @@ class CacheWriter:
     def __contains__(self, key: str) -> bool:
         return key in self.done or any(k == key for k, *_ in self._buffer)
 
-    def add(self, key: str, wave: np.ndarray, kind: str = "clip", start_seconds: float = 0.0):
-        """Buffer ``wave`` ((samples,) float) under ``key``; flushes a full shard to disk."""
+    def add(self, key: str, wave: np.ndarray, kind: str = "clip",
+            start_seconds: float = 0.0) -> bool:
+        """Buffer ``wave`` ((samples,) float) under ``key``; flushes a full shard to disk.
+
+        Returns True when this call flushed a shard, i.e. everything added so far is on disk.
+        """
         data = np.asarray(wave, dtype=np.float16)
         self._buffer.append((key, kind, data, float(start_seconds)))
         self._buffered_bytes += data.nbytes
         if self._buffered_bytes >= self.shard_bytes:
             self.flush()
+            return True
+        return False
 
     def flush(self) -> None:
         """Write buffered waveforms as one shard, then append their index rows."""

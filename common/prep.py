@@ -143,8 +143,7 @@ def scan_and_cache(jobs: list[tuple], writer: CacheWriter, scan_path: Path, work
     """
     pending: list[dict[str, Any]] = []
 
-    def commit() -> None:
-        writer.flush()
+    def write_pending() -> None:
         if pending:
             frame = pd.DataFrame(pending, columns=SCAN_COLUMNS)
             frame.to_csv(scan_path, mode="a", header=not scan_path.is_file(), index=False)
@@ -161,14 +160,12 @@ def scan_and_cache(jobs: list[tuple], writer: CacheWriter, scan_path: Path, work
     try:
         for record, segment, start in tqdm(results, total=len(jobs), desc=desc, unit="file"):
             pending.append(record)
-            if segment is not None:
-                n_before = len(writer.done)
-                writer.add(record["key"], segment, kind=record["kind"], start_seconds=start)
-                if len(writer.done) > n_before:  # a shard was flushed: its records are safe
-                    frame = pd.DataFrame(pending, columns=SCAN_COLUMNS)
-                    frame.to_csv(scan_path, mode="a", header=not scan_path.is_file(), index=False)
-                    pending.clear()
-        commit()
+            flushed = segment is not None and writer.add(
+                record["key"], segment, kind=record["kind"], start_seconds=start)
+            if flushed:  # the audio of every pending record is on disk: record them
+                write_pending()
+        writer.flush()
+        write_pending()
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)

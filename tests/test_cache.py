@@ -13,8 +13,11 @@ def _waves(n, seed=0):
 def test_round_trip_across_shards(tmp_path):
     waves = _waves(7)
     with CacheWriter(tmp_path, 32000, shard_mb=0.005) as writer:  # ~2 waves per shard
-        for key, wave in waves.items():
-            writer.add(key, wave, kind="clip", start_seconds=1.5)
+        flushes = [writer.add(key, wave, kind="clip", start_seconds=1.5)
+                   for key, wave in waves.items()]
+    n_shards = read_index(tmp_path)["shard"].nunique()
+    # add() reports each shard it flushed; close() writes the last, partial one
+    assert sum(flushes) == n_shards - (0 if flushes[-1] else 1) and sum(flushes) >= 2
     cache = AudioCache(tmp_path)
     assert len(cache) == 7 and read_index(tmp_path)["shard"].nunique() >= 3
     for key, wave in waves.items():
@@ -32,7 +35,7 @@ def test_resume_keeps_flushed_and_appends(tmp_path):
     waves = _waves(4)
     keys = list(waves)
     writer = CacheWriter(tmp_path, 32000)
-    writer.add(keys[0], waves[keys[0]])
+    assert writer.add(keys[0], waves[keys[0]]) is False  # buffered, not yet on disk
     writer.flush()
     writer.add(keys[1], waves[keys[1]])  # buffered, never flushed: as if the run crashed
     resumed = CacheWriter(tmp_path, 32000)
