@@ -24,6 +24,12 @@
 # Runs three ways with the same parameters: on Kaggle top to bottom, locally as
 # `python nb01_data_prep.py --input-root DIR --working-dir DIR [--preset smoke]` (see `--help`),
 # or as an executed notebook with the `parameters` cell overridden.
+#
+# With `TASK = "messy-mashup"` the same notebook prepares the music-genre competition
+# (`messy-mashup`, published as `messy-mashup-prep`): songs are folded per genre, training
+# mashups (stems of different songs of one genre, tempo-synced, over noise at a random SNR, like
+# the test clips) are rendered from each fold's songs, and the mashups and noise clips are
+# cached; the output files have the same names and columns, so nb02-nb04 read them unchanged.
 
 # %% [markdown]
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
@@ -51,6 +57,7 @@ from common.show import show_figures, show_table  # noqa: E402
 
 # %% tags=["parameters"]
 PRESET = "default"
+TASK = "birdclef-2026"  # or "messy-mashup" (common.task)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
@@ -58,7 +65,7 @@ OVERRIDES = {}
 # %%
 cfg = resolve_config(
     PrepConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
-    description="nb01: clean the metadata, decode and cache audio, make folds.",
+    task=TASK, description="nb01: clean the metadata, decode and cache audio, make folds.",
 )
 setup_logging(Path(cfg.working_dir) / "nb01.log")
 print(cfg)
@@ -67,8 +74,9 @@ print(cfg)
 # ## Clean, measure, cache and fold
 # Every clip is decoded once (in parallel): unreadable, empty, too short or silent files are
 # listed in `bad_files.csv` and excluded; the rest get a duration and an energy-based activity
-# measure, and their first seconds go into the float16 cache that nb02 trains from. A stopped
-# run resumes where it was.
+# measure, and their first seconds go into the float16 cache that nb02 trains from. For the
+# mashup task, corrupt (< 4 KB), undecodable and silent stems and noise clips are listed and
+# left out of the mashups instead. A stopped run resumes where it was.
 
 # %%
 result = run_prep(cfg)
@@ -77,17 +85,18 @@ result = run_prep(cfg)
 # ## What was excluded, and why
 
 # %%
-show_table(result.bad_df)
+show_table(result.bad_df, title="Excluded files")
 
 # %% [markdown]
 # ## Folds
 # Focal clips are stratified over primary and secondary labels; species with fewer clips than
 # folds are always trained on and never validated (listed below). Soundscape windows are
-# folded by file.
+# folded by file. Mashup task: songs are folded per genre (every genre in every fold), a fold's
+# mashups hold only its songs, and no class is rare.
 
 # %%
-show_table(result.fold_summary_df)
-show_table(result.rare_df)
+show_table(result.fold_summary_df, title="Per fold")
+show_table(result.rare_df, title="Rare classes (always trained on, never validated)")
 
 # %% [markdown]
 # ## Figures

@@ -29,6 +29,13 @@
 # Long runs: `--folds 0,1` trains a subset, so 5 folds can be split across Kaggle sessions; a
 # session that stops (12-hour limit) resumes from its last epoch when run again with the
 # previous output attached as the working dir.
+#
+# With `TASK = "messy-mashup"` the same notebook trains the music-genre competition from
+# `messy-mashup-prep` (published as `messy-mashup-models`): softmax and cross-entropy on random
+# 5-s crops of the training mashups over real noise, validation on every 5-s window of the
+# held-out mashups pooled per clip, macro F1 choosing the epoch; then the feature baseline
+# (194 summary statistics per clip, logistic regression and extra trees) on the same folds and
+# the OOF blend of the three, with confusion matrices. Checkpoints keep the same names.
 
 # %% [markdown]
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
@@ -57,6 +64,7 @@ from common.train import TrainConfig, run_training  # noqa: E402
 
 # %% tags=["parameters"]
 PRESET = "default"
+TASK = "birdclef-2026"  # or "messy-mashup" (common.task)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
@@ -64,7 +72,7 @@ OVERRIDES = {}
 # %%
 cfg = resolve_config(
     TrainConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
-    description="nb02: train K-fold SED models on focal clips and soundscape windows.",
+    task=TASK, description="nb02: train K-fold SED models on focal clips and soundscape windows.",
 )
 setup_logging(Path(cfg.working_dir) / "nb02.log")
 print(cfg)
@@ -76,7 +84,8 @@ print(cfg)
 # gain, roll) and SpecAugment on the GPU, AdamW with layer-wise LR decay, a cosine schedule and
 # an EMA of the weights. Every epoch is scored on the fold's held-out soundscapes with the
 # competition metric, which picks the best epoch. With several GPUs the folds train in
-# parallel, one process per GPU.
+# parallel, one process per GPU. Mashup task: the other folds' mashups (no simulation: it would
+# mix genres), scored per held-out clip; the feature baseline and the blend follow the folds.
 
 # %%
 result = run_training(cfg)
@@ -84,7 +93,8 @@ result = run_training(cfg)
 # %% [markdown]
 # ## Per fold
 # Best epoch and its validation scores; the `selection` column says which metric chose it
-# (the focal-clip AUC only for a fold without labelled soundscapes).
+# (BirdCLEF: the focal-clip AUC only for a fold without labelled soundscapes; mashup task: the
+# per-clip macro F1).
 
 # %%
 show_table(result.fold_summary_df)
@@ -96,18 +106,29 @@ show_table(result.fold_summary_df)
 show_table(result.log_df)
 
 # %% [markdown]
+# ## Models compared out of fold
+# The out-of-fold score of every model on the same clips. BirdCLEF: the CNN's macro ROC-AUC on
+# the held-out soundscape windows. Mashup task: macro F1 and accuracy of the CNN, the feature
+# models and their blend (weights chosen on these predictions, in `blend.json`).
+
+# %%
+show_table(result.model_scores_df)
+
+# %% [markdown]
 # ## Figures
-# Learning curves per fold, and the out-of-fold AUC of every species on soundscape windows and
-# on focal clips (species without a validation positive are left out).
+# Learning curves per fold; BirdCLEF: the out-of-fold AUC of every species on soundscape
+# windows and on focal clips (species without a validation positive are left out); mashup
+# task: per-genre F1 of every model and a confusion matrix per model (rows: true genre).
 
 # %%
 show_figures(result.figures.values())
 
 # %% [markdown]
-# ## Weakest species (out of fold, soundscape windows)
+# ## Weakest classes (out of fold)
+# Sorted by the soundscape AUC (BirdCLEF) or the CNN's F1 (mashup task), worst first.
 
 # %%
-show_table(result.per_class_df.sort_values("oof_soundscape_auc").head(15))
+show_table(result.weakest_classes_df.head(15))
 
 # %% [markdown]
 # ## Summary

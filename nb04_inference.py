@@ -14,16 +14,18 @@
 # %% [markdown]
 # # BirdCLEF+ 2026 · nb04 · Inference (CPU, offline)
 #
-# **Inputs:** the competition data (`birdclef-2026`) and the nb02 checkpoints
-# (`birdclef-2026-models`: every file matching `checkpoint_glob`, default `*_best.pt`).
+# **Inputs:** the competition data (`birdclef-2026`, or `messy-mashup` with `TASK =
+# "messy-mashup"`), the nb02 checkpoints (`<task>-models`: every file matching
+# `checkpoint_glob`, default `*_best.pt`) and, when attached, nb03's students (`<task>-pseudo`).
 # **Outputs** (working dir): `submission.csv`, `infer_timings.csv` (one row per batch),
-# `infer_report.json` (speed per model, budget decisions), `infer_config.json` and
-# `figures/predictions_*.png` (species x time for a few soundscapes).
+# `infer_report.json` (speed per model, budget decisions, the feature blend),
+# `infer_config.json` and figures: species x time for a few soundscapes (BirdCLEF), or the
+# predicted genre counts and confidence (messy mashup, which also writes `clip_probs.csv`).
 #
 # Kaggle scores this notebook on 4 CPU cores with a hard 90-minute limit and no internet. The
-# public data has no test audio: the checkpoints are still loaded and checked, and a
+# BirdCLEF public data has no test audio: the checkpoints are still loaded and checked, and a
 # submission shaped like the sample is written in seconds. The hidden rerun mounts about 600
-# one-minute soundscapes.
+# one-minute soundscapes. The messy-mashup test set is 30-s clips, one genre each.
 #
 # Runs three ways with the same parameters: on Kaggle top to bottom, locally as
 # `python nb04_inference.py --input-root DIR --working-dir DIR [--preset smoke]` (see `--help`),
@@ -51,11 +53,14 @@ from common.show import show_figures, show_table  # noqa: E402
 # ## Parameters
 # `PRESET` picks a named configuration (`smoke`: seconds, for tests; `cpu`: a laptop run with
 # two TTA views; `default`: the Kaggle recipe, all TTA views, mean of logits, 75-minute
-# budget). `OVERRIDES` changes any field of `InferConfig` (e.g.
-# `{"checkpoint_glob": "*_last.pt", "combine": "rank_mean"}`); command-line flags win over both.
+# budget). `TASK` picks the competition and its defaults (slugs, test folder, TTA views: the
+# mashup task uses SpecAugment'd passes instead of time reversal). `OVERRIDES` changes any
+# field of `InferConfig` (e.g. `{"checkpoint_glob": "*_last.pt", "combine": "rank_mean"}`);
+# command-line flags win over all three.
 
 # %% tags=["parameters"]
 PRESET = "default"
+TASK = "birdclef-2026"  # or "messy-mashup" (common.task)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
@@ -63,7 +68,7 @@ OVERRIDES = {}
 # %%
 cfg = resolve_config(
     InferConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
-    description="nb04: ensemble inference on the test soundscapes, CPU only.",
+    task=TASK, description="nb04: ensemble inference on the test soundscapes, CPU only.",
 )
 setup_logging(Path(cfg.working_dir) / "nb04.log")
 print(cfg)
@@ -72,11 +77,15 @@ print(cfg)
 # ## Predict every window
 # Each file is decoded once (a thread decodes ahead of the models) and cut into 5-s windows;
 # windows are batched across files; the spectrogram is computed once per batch and TTA view
-# and shared by every model with the same frontend; gain views that per-window normalisation
+# and shared by every model with the same frontend (SpecAugment'd views mask that spectrogram
+# with masks fixed by the seed and the window); gain views that per-window normalisation
 # cancels are folded into the original view instead of costing a pass. After the first files
 # the run projects its own duration and, if the ensemble would not fit the time budget, drops
 # TTA views and then the most expensive models (each decision is logged). Windows not reached
-# before the deadline get the mean prediction, never NaN.
+# before the deadline get the mean prediction, never NaN. For whole-clip tasks the windows'
+# probabilities are averaged per clip and, when nb02 published `blend.json` and
+# `features.csv`, blended with its feature models (refitted here, before the models run, so
+# the time budget accounts for them) before the arg-max.
 
 # %%
 result = run_inference(cfg)
@@ -97,9 +106,10 @@ for event in result.report.get("budget_events", []):
     print(event)
 
 # %% [markdown]
-# ## Detections over time
-# Top species by peak probability for a few soundscapes; a real call shows as a bright run of
-# neighbouring windows.
+# ## Figures
+# BirdCLEF: top species by peak probability for a few soundscapes; a real call shows as a
+# bright run of neighbouring windows. Messy mashup: clips per predicted genre (an even test set
+# should give even bars) and the top-class probability per clip.
 
 # %%
 show_figures(result.figures.values())

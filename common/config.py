@@ -8,6 +8,11 @@ then command-line flags, each later one winning.
 
 Nested dataclass fields (for example ``frontend.n_mels``) are addressed with dotted names, on the
 command line as ``--frontend.n-mels 64`` and in ``OVERRIDES`` as ``{"frontend.n_mels": 64}``.
+
+Every stage also has a ``task`` (a :mod:`common.task` name). A stage class's ``TASK_OVERRIDES``
+say how its defaults differ for a task (dataset slugs, sample rate, loss...); they apply right
+after the preset (then ``TASK_PRESETS[task][preset]``, the rare preset value that differs per
+task), so the notebook's ``OVERRIDES`` and command-line flags still win.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class StageConfig:
     """
 
     preset: str = param("default", "name of the preset this config started from")
+    task: str = param("birdclef-2026", "competition task (common.task): birdclef-2026 or "
+                      "messy-mashup; sets the task defaults of TASK_OVERRIDES")
     input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
     working_dir: str = param("/kaggle/working", "where outputs go")
     competition: str = param("birdclef-2026", "competition slug under the input root")
@@ -57,6 +64,13 @@ class StageConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.working_dir)
+
+    @property
+    def task_spec(self) -> Any:
+        """The :class:`common.task.TaskSpec` named by ``task``."""
+        from common.task import get_task
+
+        return get_task(self.task)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,17 +107,22 @@ def _comment_help(cls: type) -> dict[str, str]:
     return {name: text.strip() for name, text in pattern.findall(source)}
 
 
-def leaf_fields(cls: type, prefix: str = "") -> dict[str, tuple[Any, Any, str]]:
-    """``{dotted_name: (type, default, help)}`` for every leaf field of a config class."""
+def leaf_fields(cls: type, prefix: str = "", defaults: Any = None
+                ) -> dict[str, tuple[Any, Any, str]]:
+    """``{dotted_name: (type, default, help)}`` for every leaf field of a config class.
+
+    ``defaults``: the instance whose values are the defaults (``cls()`` when ``None``); a nested
+    field's defaults are the parent's default value of it, which may differ from its class's.
+    """
     out: dict[str, tuple[Any, Any, str]] = {}
     hints = _field_types(cls)
-    defaults = cls()
+    defaults = cls() if defaults is None else defaults
     comments = _comment_help(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         default = getattr(defaults, f.name)
         if dataclasses.is_dataclass(default):
-            out.update(leaf_fields(type(default), f"{prefix}{f.name}."))
+            out.update(leaf_fields(type(default), f"{prefix}{f.name}.", default))
         else:
             help_text = f.metadata.get("help") or comments.get(f.name, "")
             out[f"{prefix}{f.name}"] = (tp, default, help_text)
@@ -199,6 +218,23 @@ def apply_preset(cls: type[C], preset: str) -> C:
     return replace_dotted(cls(), presets[preset])
 
 
+def apply_task(config: C, task: str, preset: str = "default") -> C:
+    """``config`` with ``task`` set and the class's task defaults applied.
+
+    ``TASK_OVERRIDES[task]`` first, then ``TASK_PRESETS[task][preset]`` when the class has one:
+    the few preset values that must differ per task (a smoke run of one task may need another
+    threshold than the other's). Unknown task names raise a ``KeyError`` listing the
+    registered ones.
+    """
+    from common.task import get_task
+
+    get_task(task)
+    cls = type(config)
+    changes = {"task": task, **getattr(cls, "TASK_OVERRIDES", {}).get(task, {})}
+    changes.update(getattr(cls, "TASK_PRESETS", {}).get(task, {}).get(preset, {}))
+    return replace_dotted(config, changes)
+
+
 def build_parser(cls: type, description: str = "") -> argparse.ArgumentParser:
     """An argparse parser with one ``--flag`` per leaf field, its default and its meaning."""
     # Defaults are written into each help line by hand: the parser's own defaults are None so
@@ -241,8 +277,9 @@ def resolve_config(
     overrides: dict[str, Any] | None = None,
     argv: list[str] | None = None,
     description: str = "",
+    task: str | None = None,
 ) -> C:
-    """Build a stage config: preset, then ``overrides``, then command-line flags.
+    """Build a stage config: preset, task defaults, then ``overrides``, then command-line flags.
 
     Args:
         cls: the stage's config dataclass.
@@ -250,6 +287,8 @@ def resolve_config(
         overrides: ``{dotted_name: value}`` from the notebook's parameters cell.
         argv: command-line arguments; ``None`` reads ``sys.argv[1:]`` when running as a script
             and nothing inside a notebook kernel.
+        task: task named in the notebook's parameters cell (``None``: the class default); a
+            ``--task`` flag wins, then a ``"task"`` key of ``overrides``.
     """
     if argv is None:
         argv = [] if running_in_notebook() else sys.argv[1:]
@@ -257,8 +296,12 @@ def resolve_config(
     args = parser.parse_args(argv)
     chosen = args.preset or preset
     config = apply_preset(cls, chosen)
-    config = replace_dotted(config, dict(overrides or {}))
+    overrides = dict(overrides or {})
     cli = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
+    if hasattr(config, "task"):
+        chosen_task = cli.pop("task", None) or overrides.pop("task", None) or task
+        config = apply_task(config, chosen_task or config.task, chosen)
+    config = replace_dotted(config, overrides)
     config = replace_dotted(config, cli)
     return dataclasses.replace(config, preset=chosen) if hasattr(config, "preset") else config
 

@@ -9,6 +9,10 @@ matrix, a loss mask and a per-row weight (:class:`WindowItems`). Three kinds of 
 - ``crop = "window"``: a fixed window ``[start_seconds, start_seconds + 5)`` of a source file, e.g.
   a labelled soundscape window, or a row of an extra windows table (pseudo labels from nb03).
 
+Whole-clip tasks (one label per file, e.g. the mashup genres) validate on every 5-s window of
+their held-out cached clips (:func:`clip_window_items`) and pool the window probabilities per
+clip (:func:`pool_clip_probs`), as nb04 does with the test files.
+
 Audio comes from nb01's decoded cache (:class:`common.cache.AudioCache`), through
 :class:`AudioSource`, which also reads further caches (an nb03 dataset's) and, as a last resort,
 decodes the competition file. The loader's per-sample work is a slice and, for focal clips, one
@@ -59,6 +63,8 @@ __all__ = [
     "focal_items",
     "soundscape_items",
     "soundscape_eval_items",
+    "clip_window_items",
+    "pool_clip_probs",
     "read_extra_windows",
     "background_windows",
     "loader_workers",
@@ -294,6 +300,79 @@ def soundscape_eval_items(soundscape_df: pd.DataFrame, index_df: pd.DataFrame,
     return WindowItems.concat(parts, len(classes))
 
 
+def clip_window_items(clips_df: pd.DataFrame, index_df: pd.DataFrame, classes: Sequence[str],
+                      window_seconds: float = comp.WINDOW_SECONDS) -> WindowItems:
+    """Every window of cached clips, one-hot on each clip's label: whole-clip validation.
+
+    The counterpart of :func:`soundscape_eval_items` for tasks scored once per file: each clip
+    is cut into consecutive windows the way nb04 cuts a test file (whole windows plus a tail of
+    at least half a second, :func:`common.submission.n_windows_for`), and predictions on the
+    windows are pooled back per clip with :func:`pool_clip_probs`.
+
+    Args:
+        clips_df: ``filename`` (the cache key, e.g. ``mashups/<genre>/<file>.wav``),
+            ``primary_label`` and ``fold`` per clip (rows of ``train_folds.csv``).
+        index_df: the cache index (``key, length, sample_rate, start_seconds``).
+        classes: class labels in output order.
+        window_seconds: window length, seconds.
+
+    Returns:
+        ``crop="window"`` rows in clip order, windows in time order; ``key`` = the clip's key,
+        ``start_seconds`` in source time, ``row_id`` = ``<key>_<end second>``.
+    """
+    from common.submission import n_windows_for
+
+    index = index_df.drop_duplicates("key", keep="last").set_index("key")
+    keys = clips_df["filename"].astype(str).tolist()
+    missing = [k for k in keys if k not in index.index]
+    if missing:
+        raise KeyError(f"{len(missing)} clips are not in the prep cache, e.g. {missing[0]!r}; "
+                       "re-run nb01 so it decodes them")
+    parts = []
+    labels = clips_df["primary_label"].astype(str).tolist()
+    folds = clips_df["fold"].astype(int).tolist()
+    for key, label, fold in zip(keys, labels, folds):
+        entry = index.loc[key]
+        rate = int(entry["sample_rate"])
+        window_samples = int(round(window_seconds * rate))
+        n = n_windows_for(int(entry["length"]), window_samples)
+        offset = float(entry["start_seconds"])
+        starts = offset + window_seconds * np.arange(n)
+        table = pd.DataFrame({
+            "key": key,
+            "crop": "window",
+            "start_seconds": starts,
+            "weight": 1.0,
+            "source": "clip_window",
+            "fold": fold,
+            "row_id": [f"{key}_{end:g}" for end in starts - offset + window_seconds],
+        })
+        parts.append(WindowItems(table, comp.multi_hot([[label]] * n, list(classes))))
+    return WindowItems.concat(parts, len(classes))
+
+
+def pool_clip_probs(keys: Sequence[str], probs: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Mean window probabilities per clip.
+
+    Args:
+        keys: ``(windows,)`` the clip of each window.
+        probs: ``(windows, classes)`` probabilities (after the task's activation).
+
+    Returns:
+        ``(clip_keys, pooled)``: clips in order of first appearance, ``pooled`` ``(clips,
+        classes)`` float64. The mean of probabilities rather than of logits: a softmax
+        average stays a distribution, and one confident window cannot outvote five.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    codes, uniques = pd.factorize(pd.Series([str(k) for k in keys], dtype=object))
+    if len(codes) != len(probs):
+        raise ValueError(f"{len(codes)} keys but {len(probs)} rows of probabilities")
+    sums = np.zeros((len(uniques), probs.shape[1]))
+    np.add.at(sums, codes, probs)
+    counts = np.bincount(codes, minlength=len(uniques))[:, None]
+    return [str(u) for u in uniques], sums / np.maximum(counts, 1)
+
+
 def read_extra_windows(path: str | Path, classes: Sequence[str], name: str = "") -> WindowItems:
     """An extra windows table (pseudo labels, named positive/negative subsets); see module doc.
 
@@ -343,7 +422,10 @@ def background_windows(soundscape_df: pd.DataFrame, index_df: pd.DataFrame,
     Two sources, both from the prep cache: every window of the unlabelled ``background``
     soundscapes, and the windows of labelled soundscapes that are not listed in
     ``soundscape_df`` (nothing heard there). Listed (call) windows are never background, and
-    files in ``exclude_files`` (a fold's validation soundscapes) are left out entirely.
+    files in ``exclude_files`` (a fold's validation soundscapes) are left out entirely. A
+    ``background`` entry shorter than one window (the mashup competition's noise clips are
+    ~5 s, some a little less) still gives one window at its start, repeated to length by
+    :meth:`AudioSource.window`.
 
     Returns:
         ``key, start_seconds`` per window.
@@ -353,10 +435,13 @@ def background_windows(soundscape_df: pd.DataFrame, index_df: pd.DataFrame,
               for f, s in zip(soundscape_df["filename"], soundscape_df["start_seconds"])}
     rows = []
     kinds = index_df[index_df["kind"].isin(["soundscape", "background"])]
-    for key, length, rate in zip(kinds["key"], kinds["length"], kinds["sample_rate"]):
+    for key, kind, length, rate in zip(kinds["key"], kinds["kind"], kinds["length"],
+                                       kinds["sample_rate"]):
         if key in exclude:
             continue
         n_windows = int(int(length) // (window_seconds * int(rate)))
+        if kind == "background" and n_windows == 0 and int(length) > 0:
+            n_windows = 1
         for w in range(n_windows):
             start = w * window_seconds
             if (key, start) not in listed:

@@ -5,6 +5,7 @@ Everything here works on NumPy arrays, so it is tested without models:
 - ``score_space`` / ``combine_models``: per-model scores -> submission probabilities, with
   per-model weights and per-row coverage (a model dropped mid-run covers only some rows);
 - ``smooth_windows``: an optional kernel over neighbouring 5-s windows of the same file;
+- ``pool_clips``: window probabilities -> one row per file (whole-clip tasks);
 - ``plan_within_budget``: which TTA views and models to keep so the projected run fits.
 """
 
@@ -16,13 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["METHODS", "score_space", "combine_models", "smooth_windows", "BudgetPlan",
-           "plan_within_budget", "sigmoid"]
+from common.task import TaskSpec, activation
 
-# logit_mean: mean of logits, then sigmoid (a geometric-style mean: one confident model counts).
-# prob_mean: mean of sigmoid probabilities. rank_mean: mean of per-class ranks over all test
-# windows scaled to [0, 1] (insensitive to models with different calibration; AUC only uses
-# ranks).
+__all__ = ["METHODS", "score_space", "combine_models", "smooth_windows", "pool_clips",
+           "BudgetPlan", "plan_within_budget", "sigmoid", "to_probabilities"]
+
+# logit_mean: mean of logits, then the task's activation (a geometric-style mean: one confident
+# model counts). prob_mean: mean of probabilities. rank_mean: mean of per-class ranks over all
+# test windows scaled to [0, 1] (insensitive to models with different calibration; AUC only uses
+# ranks). The activation is the task's (common.task.activation): sigmoid for multi-label tasks,
+# softmax over classes for single-label ones; ``task=None`` means multi-label (BirdCLEF).
 METHODS = ("logit_mean", "prob_mean", "rank_mean")
 
 
@@ -32,12 +36,26 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
-def score_space(logits: np.ndarray, method: str) -> np.ndarray:
+def to_probabilities(logits: np.ndarray, task: TaskSpec | None = None) -> np.ndarray:
+    """``(rows, classes)`` logits -> float32 probabilities with the task's activation.
+
+    Multi-label (``task`` None or ``task.multilabel``): the element-wise :func:`sigmoid`.
+    Single-label: softmax over the last axis (:func:`common.task.activation`), rows sum to 1.
+    """
+    if task is None or task.multilabel:
+        return sigmoid(logits)
+    return activation(task, np.asarray(logits, dtype=np.float32))
+
+
+def score_space(logits: np.ndarray, method: str, task: TaskSpec | None = None) -> np.ndarray:
     """What one model's views are averaged in: logits for ``logit_mean`` and ``rank_mean``,
-    probabilities for ``prob_mean``. Shape unchanged ``(windows, classes)``."""
+    probabilities (the task's activation) for ``prob_mean``. Shape unchanged
+    ``(windows, classes)``."""
     if method not in METHODS:
         raise ValueError(f"unknown combination {method!r}; choose from {METHODS}")
-    return sigmoid(logits) if method == "prob_mean" else np.asarray(logits, dtype=np.float32)
+    if method == "prob_mean":
+        return to_probabilities(logits, task)
+    return np.asarray(logits, dtype=np.float32)
 
 
 def _rank01(scores: np.ndarray) -> np.ndarray:
@@ -54,14 +72,17 @@ def combine_models(
     covered: Sequence[np.ndarray],
     weights: Sequence[float],
     method: str = "logit_mean",
+    task: TaskSpec | None = None,
 ) -> np.ndarray:
     """Weighted combination of per-model scores into probabilities.
 
     Args:
-        scores: one ``(rows, classes)`` array per model, in ``score_space(.., method)``.
+        scores: one ``(rows, classes)`` array per model, in ``score_space(.., method, task)``.
         covered: one ``(rows,)`` bool array per model: rows the model actually predicted.
         weights: one non-negative weight per model (normalised over the models covering a row).
         method: one of ``METHODS``.
+        task: whose activation turns the ``logit_mean`` into probabilities (``None``: sigmoid,
+            multi-label; a single-label task: softmax, each row summing to 1).
 
     Returns:
         ``(rows, classes)`` float32 in [0, 1]; rows no model covers are NaN (the caller fills
@@ -91,7 +112,7 @@ def combine_models(
     out = np.full(total.shape, np.nan, dtype=np.float32)
     ok = wsum > 0
     mean = (total[ok] / wsum[ok, None]).astype(np.float32)
-    out[ok] = sigmoid(mean) if method == "logit_mean" else mean
+    out[ok] = to_probabilities(mean, task) if method == "logit_mean" else mean
     return out
 
 
@@ -129,6 +150,37 @@ def smooth_windows(
         out[valid] += w * probs[src[valid]]
         norm[valid] += w
     return (out / np.maximum(norm, 1e-12)[:, None]).astype(np.float32)
+
+
+def pool_clips(probs: np.ndarray, file_ids: np.ndarray, n_files: int) -> np.ndarray:
+    """One row per file: the mean of its windows' probabilities (whole-clip tasks).
+
+    Args:
+        probs: ``(rows, classes)`` window probabilities; NaN rows (no model reached the window)
+            are left out of their file's mean.
+        file_ids: ``(rows,)`` int file index in ``[0, n_files)`` of each row.
+        n_files: number of files (files without a row, or only NaN rows, come back NaN).
+
+    Returns:
+        ``(n_files, classes)`` float32. The mean of probabilities rather than of logits: each
+        window's vote is bounded (1/n of the clip's mass), so one window with extreme logits
+        (a noise burst) cannot outvote the others; it is also how nb02 pools its validation
+        windows, so the rule that chose the checkpoints is the one scoring the test.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    file_ids = np.asarray(file_ids, dtype=np.int64)
+    if probs.ndim != 2 or file_ids.shape != (probs.shape[0],):
+        raise ValueError(f"probs {probs.shape} and file_ids {file_ids.shape} do not match")
+    if len(file_ids) and (file_ids.min() < 0 or file_ids.max() >= n_files):
+        raise ValueError(f"file_ids must lie in [0, {n_files})")
+    valid = ~np.isnan(probs).any(axis=1)
+    total = np.zeros((n_files, probs.shape[1]))
+    np.add.at(total, file_ids[valid], probs[valid])
+    count = np.bincount(file_ids[valid], minlength=n_files).astype(np.float64)
+    out = np.full(total.shape, np.nan)
+    seen = count > 0
+    out[seen] = total[seen] / count[seen, None]
+    return out.astype(np.float32)
 
 
 @dataclass

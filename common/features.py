@@ -57,6 +57,7 @@ __all__ = [
     "extract_features",
     "extract_file_features",
     "fit_feature_models",
+    "fit_final_feature_models",
     "macro_f1_probs",
     "predict_feature_models",
 ]
@@ -290,6 +291,46 @@ def fit_feature_models(X: np.ndarray, y: np.ndarray, folds: np.ndarray, classes:
                      "accuracy": float(accuracy_score(y[scored], oof[scored].argmax(axis=1)))})
         result.oof[name] = oof
     result.scores_df = pd.DataFrame(rows)
+    return result
+
+
+def fit_final_feature_models(X: np.ndarray, y: np.ndarray, classes: Sequence[str],
+                             models: Sequence[str] = ("logreg", "extra_trees"), seed: int = 0,
+                             n_jobs: int = 1) -> FeatureModels:
+    """Each model fitted once on every row (no fold held out): the models nb04 predicts with.
+
+    The out-of-fold fits of :func:`fit_feature_models` chose the blend weights; refitting on all
+    rows uses every training mashup for the test predictions, as the CNN folds together do.
+    Deterministic for a given ``seed`` (fixed ``random_state``; logistic regression's solver is
+    deterministic). ``n_jobs`` parallelises the fit of ``extra_trees`` without changing the trees
+    (each tree's seed is drawn up front); predictions then run in one thread.
+
+    Returns:
+        :class:`FeatureModels` with ``fold_models[name] = {-1: estimator}`` and no OOF, so
+        :func:`predict_feature_models` applies unchanged.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if len(X) != len(y) or not len(X):
+        raise ValueError(f"X and y must be non-empty and of one length, got {len(X)}, {len(y)}")
+    if (y < 0).any() or (y >= len(classes)).any():
+        raise ValueError(f"y must hold class indices in [0, {len(classes)})")
+    unknown = [m for m in models if m not in MODEL_BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; choose from {sorted(MODEL_BUILDERS)}")
+    result = FeatureModels(list(classes), {}, {})
+    for name in models:
+        estimator = MODEL_BUILDERS[name](seed)
+        parallel = "n_jobs" in estimator.get_params()
+        if parallel:
+            estimator.set_params(n_jobs=n_jobs)
+        estimator.fit(X, y)
+        if parallel:
+            # Threads would sum the trees' votes in completion order: predict in one thread,
+            # so the probabilities are the same bit for bit on every run.
+            estimator.set_params(n_jobs=1)
+        result.fold_models[name] = {-1: estimator}
+        log.info("%s fitted on all %d rows", name, len(X))
     return result
 
 

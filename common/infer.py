@@ -1,14 +1,29 @@
-"""nb04, inference: an ensemble of checkpoints over every test soundscape, on 4 CPU cores.
+"""nb04, inference: an ensemble of checkpoints over every test file, on 4 CPU cores.
+
+Both tasks (``cfg.task_spec``) run the same loop: every test file of ``<competition>/<test_dir>``
+is cut into 5-s windows, each window goes through every model and TTA view, and the models are
+combined per window with the task's activation (sigmoid for multi-label, softmax for
+single-label). Then, by the task's ``windowing``:
+
+- ``windows_5s`` (BirdCLEF): one row per window, ``row_id`` + one probability per species;
+- ``whole_clip`` (messy mashup): the windows' probabilities are averaged per clip, optionally
+  blended with nb02's feature models (``common.feature_blend``: ``blend.json`` and
+  ``features.csv`` of the models dataset), and the arg-max written as one label per clip
+  (``common.task.format_submission``: the sample submission's columns and id order, ids = file
+  stems).
 
 Outputs in the working dir: ``submission.csv`` (the sample submission's columns in its order;
-its rows first in its order, then any other window), ``infer_timings.csv`` (one row per batch),
-``infer_report.json`` (speed per model, budget decisions, totals), ``infer_config.json`` and
-``figures/predictions_<file>.png`` (species x time for a few soundscapes).
+its rows first in its order, then any other window or clip), ``infer_timings.csv`` (one row per
+batch), ``infer_report.json`` (speed per model, budget decisions, totals, the blend),
+``infer_config.json``, for whole-clip tasks ``clip_probs.csv`` (``id`` + the final probability of
+each class), and ``figures/``: species x time for a few soundscapes (windowed tasks) or the
+predicted class counts and top-probability histogram (whole-clip tasks).
 
 The work is split by role: ``common.members`` (checkpoints -> checked, compiled models),
 ``common.tta`` (views), ``common.predictor`` (the timed loop), ``common.ensemble`` (the
-combination maths and the budget rule) and ``common.submission`` (rows and columns). This module
-holds the stage config and ``run_inference``, which ties them together.
+combination maths, clip pooling and the budget rule), ``common.submission`` (rows and columns)
+and ``common.feature_blend``. This module holds the stage config and ``run_inference``, which
+ties them together.
 
 With no audio in the test folder (Kaggle's public data), the checkpoints are still loaded and
 checked, so a broken model fails the quick public run rather than the hidden rerun, and a valid
@@ -32,15 +47,18 @@ import torch
 
 from common import competition as comp
 from common import plots
+from common.augment import SpecAugmentConfig
 from common.config import StageConfig, param, save_config
-from common.ensemble import METHODS, combine_models, smooth_windows
+from common.ensemble import METHODS, combine_models, pool_clips, smooth_windows
+from common.feature_blend import FeatureBlend, load_feature_blend
 from common.members import GRAPHS, Member, find_checkpoints, group_by_frontend, load_members
 from common.paths import find_competition_dir, find_dataset_dir
 from common.plots import save_figure
 from common.predictor import DecodedFile, EnsemblePredictor, Predictions
 from common.runtime import cpu_count
-from common.submission import build_submission, validate_submission
-from common.tta import VIEWS, check_views
+from common.submission import build_clip_submission, build_submission, validate_submission
+from common.task import TaskSpec, task_classes
+from common.tta import SPEC_VIEW_PREFIX, VIEWS, check_views
 
 __all__ = ["InferConfig", "InferResult", "list_test_files", "load_ensemble", "predict_files",
            "run_inference"]
@@ -67,8 +85,18 @@ class InferConfig(StageConfig):
     combine: str = param("logit_mean", f"ensemble combination, one of {METHODS}")
     model_weights: tuple[float, ...] = param(
         (), "one weight per checkpoint in sorted path order (empty = equal weights)")
-    tta: tuple[str, ...] = param(VIEWS, f"TTA views, 'orig' first; any subset of {VIEWS}")
+    tta: tuple[str, ...] = param(
+        VIEWS, f"TTA views, 'orig' first; any of {VIEWS} and {SPEC_VIEW_PREFIX}1, "
+        f"{SPEC_VIEW_PREFIX}2, ... (SpecAugment'd passes, masks fixed by the seed)")
     gain_db: float = param(3.0, "gain of the gain_up / gain_down views, dB")
+    # The masks of training's default recipe (2 + 2 masks, <= 12 mel bins, <= 24 frames), so a
+    # masked window is one the model has learnt on; p = 1 because an unmasked pass only
+    # repeats orig.
+    tta_spec_augment: SpecAugmentConfig = param(
+        SpecAugmentConfig(p=1.0), f"time and frequency masks of the {SPEC_VIEW_PREFIX}<k> views")
+    tta_seed: int = param(0, f"seed of the {SPEC_VIEW_PREFIX}<k> masks (with k and the window)")
+    test_dir: str = param("test_soundscapes",
+                          "folder of the test audio inside the competition folder")
     smoothing_kernel: tuple[float, ...] = param(
         (), "weights over neighbouring windows, odd length, e.g. 0.25,0.5,0.25 (empty = off)")
     prob_power: float = param(1.0, "probabilities raised to this power (1 = raw sigmoid)")
@@ -85,12 +113,34 @@ class InferConfig(StageConfig):
     fallback_probability: float = param(
         0.0, "value for windows no model predicted when nothing else is known")
     max_files: int = param(0, "predict only the first N test files (0 = all); for trials")
-    n_plot_files: int = param(3, "soundscapes drawn as species x time figures")
+    n_plot_files: int = param(3, "soundscapes drawn as species x time figures (windowed tasks)")
+    feature_blend: bool = param(
+        True, "whole-clip tasks: blend with nb02's feature models when the models dataset "
+        "holds blend.json and features.csv (refitted here on all rows)")
+    feature_workers: int = param(0, "processes extracting test-clip features (0 = every CPU)")
+    feature_seed: int = param(0, "random state of the refitted feature models")
 
     PRESETS = {
         "cpu": {"tta": ("orig", "reverse"), "time_budget_minutes": 30.0},
         "smoke": {"threads": 2, "graph": "eager", "batch_windows": 12, "probe_files": 1,
-                  "replan_every_files": 2, "n_plot_files": 1},
+                  "replan_every_files": 2, "n_plot_files": 1, "feature_workers": 1},
+    }
+    TASK_OVERRIDES = {
+        "messy-mashup": {
+            "competition": "messy-mashup",
+            "models_slug": "messy-mashup-models",
+            "pseudo_slug": "messy-mashup-pseudo",
+            "test_dir": "test",
+            # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing
+            # music backwards keeps its tempo and timbre statistics but turns every attack
+            # (drum hits, plucked and struck notes) into a swell and runs melodies and chord
+            # changes backwards, cues a genre model reads; nb02 never trains on reversed audio,
+            # so that view votes from outside the training distribution (a bias, not an
+            # independent look). Masked passes are in distribution (nb02 trains with the same
+            # masks) and share the orig spectrogram. Gain views are left out: per-window
+            # normalisation folds them into orig, so they would add nothing.
+            "tta": ("orig", "specaug1", "specaug2", "specaug3"),
+        },
     }
 
     def __post_init__(self) -> None:
@@ -101,6 +151,11 @@ class InferConfig(StageConfig):
         check_views(self.tta)
         if self.batch_windows < 1:
             raise ValueError("batch_windows must be >= 1")
+        if self.task_spec.windowing == "whole_clip" and (
+                len(self.smoothing_kernel) > 1 or self.prob_power != 1.0):
+            raise ValueError(f"smoothing_kernel and prob_power shape per-window probabilities "
+                             f"for AUC; the {self.task} task pools windows into one label per "
+                             "clip: leave them at their defaults")
 
 
 
@@ -157,7 +212,8 @@ def load_ensemble(cfg: InferConfig, classes: list[str]) -> list[Member]:
     members: list[Member] = []
     for i, (root, paths) in enumerate(sources):
         weights = cfg.model_weights[len(members):len(members) + len(paths)]
-        loaded = load_members(paths, classes, weights, root=root)
+        loaded = load_members(paths, classes, weights, root=root,
+                              window_seconds=cfg.task_spec.window_seconds)
         if i:
             for m in loaded:
                 m.name = f"{root.name}/{m.name}"
@@ -180,21 +236,48 @@ def predict_files(members: list[Member], paths: list[Path], cfg: InferConfig,
     Returns:
         ``(predictions, probs)``: the raw per-member output (``predictions.row_ids``,
         ``file_ids``, ``failed_files``...) and ``(windows, classes)`` float32 combined
-        probabilities, files in order and windows in time; rows no member reached are NaN.
+        probabilities (the task's activation: sigmoid, or softmax for single-label tasks),
+        files in order and windows in time; rows no member reached are NaN.
     """
     predictor = EnsemblePredictor(members, cfg, classes, clock=clock, started_at=started_at,
                                   device=device)
     predictions = predictor.predict(paths, on_decoded=on_decoded)
     probs = combine_models(predictions.scores, predictions.covered, [m.weight for m in members],
-                           cfg.combine)
+                           cfg.combine, cfg.task_spec)
     return predictions, probs
+
+
+def read_task_sample(task: TaskSpec, competition_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The sample submission and the class list in model-output order.
+
+    ``windows_5s`` tasks: the sample's species columns are the classes
+    (``comp.read_sample_submission``). ``whole_clip`` tasks: every column read as a string
+    (clip ids and labels), checked against the task's submission shape; the classes are the
+    task's (``task.classes``, else ``common.task.task_classes``).
+    """
+    if task.windowing == "windows_5s":
+        sample_df = comp.read_sample_submission(competition_dir)
+        return sample_df, comp.species_columns(sample_df)
+    path = competition_dir / "sample_submission.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the competition folder is incomplete")
+    sample_df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    classes = list(task.classes) if task.classes else task_classes(task, competition_dir)
+    expected = [task.id_column, *([task.label_column] if task.submission == "label_per_clip"
+                                  else classes)]
+    if [str(c) for c in sample_df.columns] != expected:
+        raise ValueError(f"{path}: columns {list(sample_df.columns)[:6]} are not the "
+                         f"{task.name} submission's {expected[:6]}; is --task right?")
+    return sample_df, classes
 
 
 def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_counter
                   ) -> InferResult:
     """Run nb04 end to end; see the module docstring for the outputs.
 
-    ``clock`` (seconds) drives the time budget; tests inject a fake one.
+    ``clock`` (seconds) drives the time budget; tests inject a fake one. For whole-clip tasks
+    the feature models are refitted and the test features extracted before the models run,
+    so the budget of the prediction loop (counted from the start) leaves room for them.
     """
     started_at = clock()
     out = cfg.output_dir
@@ -202,20 +285,76 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     save_config(cfg, out / "infer_config.json")
     threads = cfg.threads if cfg.threads > 0 else cpu_count()
     torch.set_num_threads(threads)
+    task = cfg.task_spec
     competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
-    sample_df = comp.read_sample_submission(competition_dir)
-    classes = comp.species_columns(sample_df)
-    paths = list_test_files(competition_dir / "test_soundscapes", cfg.max_files)
-    log.info("competition data: %s; %d test files; %d torch threads", competition_dir,
-             len(paths), threads)
+    sample_df, classes = read_task_sample(task, competition_dir)
+    test_dir = competition_dir / cfg.test_dir
+    paths = list_test_files(test_dir, cfg.max_files)
+    log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
+             len(paths), cfg.test_dir, threads)
 
     members = load_ensemble(cfg, classes)
     groups = group_by_frontend(members)
     log.info("ensemble: %d models in %d frontend groups; views %s; combine %s", len(members),
              len(groups), ",".join(cfg.tta), cfg.combine)
+    whole_clip = task.windowing == "whole_clip"
+    blend_info: dict[str, Any] = {}
+    feature_blend, feature_probs = None, {}
+    if whole_clip and cfg.feature_blend and paths:
+        workers = cfg.feature_workers if cfg.feature_workers > 0 else cpu_count()
+        feature_blend, note = load_feature_blend(
+            find_dataset_dir(cfg.input_root, cfg.models_slug), classes, task.label_column,
+            cfg.feature_seed, n_jobs=workers)
+        blend_info["note"] = note
+        if feature_blend is not None:
+            feature_probs, failed = feature_blend.predict(paths, task.sample_rate, workers)
+            blend_info["failed_feature_files"] = failed
+    elif whole_clip:
+        blend_info["note"] = ("feature_blend is off" if not cfg.feature_blend
+                              else "no test audio")
+
     predictions = None
     if paths:
         predictions, probs = predict_files(members, paths, cfg, classes, clock, started_at)
+    else:
+        log.info("no test audio in %s: writing a submission shaped like the sample", test_dir)
+        probs = np.zeros((0, len(classes)), np.float32)
+    if whole_clip:
+        submission_df, clip_probs, clip_ids = _clip_submission(
+            task, cfg, predictions, probs, classes, sample_df, feature_blend, feature_probs,
+            blend_info)
+        _clip_table(clip_ids, clip_probs, classes).to_csv(out / "clip_probs.csv", index=False,
+                                                         float_format="%.6g")
+        figures = _plot_clips(submission_df, clip_probs, task, classes, out)
+    else:
+        submission_df, probs = _window_submission(cfg, predictions, probs, classes, sample_df)
+        figures = _plot_files(predictions, probs, classes, out, cfg.n_plot_files)
+    # %.7g keeps relative precision: fixed decimals would turn small probabilities into tied
+    # zeros, and ties cost ROC-AUC.
+    submission_df.to_csv(out / "submission.csv", index=False, float_format="%.7g")
+
+    timings_df = pd.DataFrame(predictions.batch_log if predictions else [],
+                              columns=["batch", "windows", "files", "seconds",
+                                       "elapsed_seconds", "models", "views"])
+    timings_df.to_csv(out / "infer_timings.csv", index=False)
+    report = _report(cfg, members, predictions, submission_df, threads,
+                     clock() - started_at)
+    if whole_clip:
+        report.update(_clip_report(task, submission_df, classes, feature_blend, blend_info))
+    (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
+             report["seconds"], out / "submission.csv")
+    return InferResult(out, submission_df, timings_df, report, figures, predictions)
+
+
+def _window_submission(cfg: InferConfig, predictions: Predictions | None, probs: np.ndarray,
+                       classes: list[str], sample_df: pd.DataFrame
+                       ) -> tuple[pd.DataFrame, np.ndarray]:
+    """``windows_5s`` tasks: fill, smooth and sharpen the window probabilities, one row each.
+
+    Returns the validated submission and the final ``(windows, classes)`` probabilities.
+    """
+    if predictions is not None:
         covered = ~np.isnan(probs).any(axis=1)
         # Windows no model reached get the mean prediction (a class prior), not a constant.
         fallback = (probs[covered].mean(axis=0) if covered.any()
@@ -229,27 +368,78 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
         if len(set(row_ids)) != len(row_ids):
             log.warning("test files with the same stem share row ids; the later file wins")
     else:
-        log.info("no test audio in %s: writing a submission shaped like the sample",
-                 competition_dir / "test_soundscapes")
-        probs, row_ids = np.zeros((0, len(classes)), np.float32), []
+        row_ids = []
         fallback = np.full(len(classes), cfg.fallback_probability, np.float32)
     submission_df = build_submission(row_ids, probs, sample_df, fallback)
     validate_submission(submission_df, sample_df)
-    # %.7g keeps relative precision: fixed decimals would turn small probabilities into tied
-    # zeros, and ties cost ROC-AUC.
-    submission_df.to_csv(out / "submission.csv", index=False, float_format="%.7g")
+    return submission_df, probs
 
-    timings_df = pd.DataFrame(predictions.batch_log if predictions else [],
-                              columns=["batch", "windows", "files", "seconds",
-                                       "elapsed_seconds", "models", "views"])
-    timings_df.to_csv(out / "infer_timings.csv", index=False)
-    figures = _plot_files(predictions, probs, classes, out, cfg.n_plot_files)
-    report = _report(cfg, members, predictions, submission_df, threads,
-                     clock() - started_at)
-    (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
-             report["seconds"], out / "submission.csv")
-    return InferResult(out, submission_df, timings_df, report, figures, predictions)
+
+def _clip_submission(task: TaskSpec, cfg: InferConfig, predictions: Predictions | None,
+                     probs: np.ndarray, classes: list[str], sample_df: pd.DataFrame,
+                     feature_blend: FeatureBlend | None, feature_probs: dict[str, np.ndarray],
+                     blend_info: dict[str, Any]
+                     ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """``whole_clip`` tasks: pool windows per clip, blend, one row per clip.
+
+    Clips no model reached (undecodable, or past the deadline) take the mean of the other
+    clips (a class prior) before the blend, so the feature models still speak for them; sample
+    ids without a test file take that prior too. Ids are file stems, as in the sample.
+
+    Returns ``(submission_df, (clips, classes) final probabilities, clip ids)``, clips in the
+    submission's order.
+    """
+    if predictions is not None:
+        ids = [p.stem for p in predictions.paths]
+        clip_probs = pool_clips(probs, predictions.file_ids, len(ids))
+    else:
+        ids, clip_probs = [], np.zeros((0, len(classes)), np.float32)
+    seen = ~np.isnan(clip_probs).any(axis=1)
+    prior = (clip_probs[seen].mean(axis=0) if seen.any()
+             else np.full(len(classes), cfg.fallback_probability, np.float32))
+    clip_probs = np.where(seen[:, None], clip_probs, prior[None, :]).astype(np.float32)
+    if feature_blend is not None:
+        cnn_labels = clip_probs.argmax(axis=1)
+        clip_probs = feature_blend.combine(clip_probs, feature_probs)
+        blend_info["labels_changed"] = int((clip_probs.argmax(axis=1) != cnn_labels).sum())
+    return build_clip_submission(task, ids, clip_probs, classes, sample_df, prior)
+
+
+def _clip_table(ids: list[str], probs: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """``id`` + one probability column per class: ``clip_probs.csv``."""
+    table = pd.DataFrame(np.asarray(probs, np.float32), columns=pd.Index(classes, dtype=object))
+    table.insert(0, "id", pd.Series(ids, dtype=object))
+    return table
+
+
+def _plot_clips(submission_df: pd.DataFrame, clip_probs: np.ndarray, task: TaskSpec,
+                classes: list[str], out: Path) -> dict[str, Path]:
+    """Predicted class counts and the top-probability histogram of whole-clip predictions."""
+    if task.submission == "label_per_clip":
+        labels = submission_df[task.label_column].astype(str).tolist()
+    else:
+        labels = [classes[j] for j in clip_probs.argmax(axis=1)] if len(clip_probs) else []
+    top = clip_probs.max(axis=1) if len(clip_probs) else np.zeros(0)
+    fig = plots.clip_predictions(labels, top, classes, title=f"nb04 {task.name}")
+    return {"clip_predictions": save_figure(fig, out / "figures" / "clip_predictions.png")}
+
+
+def _clip_report(task: TaskSpec, submission_df: pd.DataFrame, classes: list[str],
+                 feature_blend: FeatureBlend | None, blend_info: dict[str, Any]
+                 ) -> dict[str, Any]:
+    report: dict[str, Any] = {"n_clips": int(len(submission_df))}
+    if task.submission == "label_per_clip":
+        counts = submission_df[task.label_column].astype(str).value_counts()
+        report["predicted_counts"] = {c: int(counts.get(c, 0)) for c in classes}
+    report["feature_blend"] = {
+        "members": feature_blend.members if feature_blend else ["cnn"],
+        "weights": feature_blend.weights if feature_blend else {"cnn": 1.0},
+        "dropped": feature_blend.dropped if feature_blend else [],
+        "n_train_rows": feature_blend.n_train_rows if feature_blend else 0,
+        "oof_macro_f1": feature_blend.oof_macro_f1 if feature_blend else {},
+        **blend_info,
+    }
+    return report
 
 
 def _plot_files(predictions: Predictions | None, probs: np.ndarray, classes: list[str],

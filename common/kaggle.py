@@ -2,13 +2,18 @@
 
 How the pipeline reaches Kaggle (``python -m common.kaggle_push`` does all of it):
 
-- the code dataset ``<user>/birdclef-2026-common`` holds ``common/`` plus the pure-Python
-  packages Kaggle's image lacks (``KAGGLE_EXTRAS``), side by side; every notebook attaches it
-  and its bootstrap cell puts that folder on ``sys.path``;
-- each stage notebook is a kernel whose slug equals its stage's dataset slug
-  (``common.pipeline.STAGES``); later stages attach earlier kernels' outputs
-  (``kernel_sources``), which Kaggle mounts at ``/kaggle/input/<slug>``, the path the stage
-  configs' upstream-slug parameters already point at. No output is downloaded or re-uploaded.
+- the code dataset ``<user>/<competition>-common`` (``birdclef-2026-common``) holds ``common/``
+  plus the pure-Python packages Kaggle's image lacks (``KAGGLE_EXTRAS``), side by side; every
+  notebook attaches it and its bootstrap cell puts that folder on ``sys.path``;
+- each stage notebook is a kernel whose slug equals its stage's dataset slug for the task
+  (``Stage.slug_for``, e.g. ``birdclef-2026-prep``); later stages attach earlier kernels'
+  outputs (``kernel_sources``), which Kaggle mounts at ``/kaggle/input/<slug>``, the path the
+  stage configs' upstream-slug parameters already point at (their ``TASK_OVERRIDES`` for other
+  tasks). No output is downloaded or re-uploaded.
+
+Every name here follows the task (:mod:`common.task`, default ``birdclef-2026``): pushing
+``messy-mashup`` gives ``messy-mashup-prep`` ... ``messy-mashup-submission`` attached to the
+``messy-mashup`` competition, and the code dataset ``messy-mashup-common``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common.pipeline import REPO_ROOT, STAGES, Stage
+from common.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
+from common.task import get_task
 
 PLACEHOLDER_USER = "your-kaggle-username"
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$")
@@ -86,8 +92,21 @@ def write_dataset_metadata(folder: str | Path, slug: str, title: str, user: str 
 # ---------------------------------------------------------------------------------------------
 # Kernels: how each stage notebook runs on Kaggle and what it reads.
 
-COMPETITION = "birdclef-2026"
-CODE_DATASET_SLUG = "birdclef-2026-common"
+
+
+def code_dataset_slug(task: str = DEFAULT_TASK) -> str:
+    """The code dataset's slug for a task: ``<competition>-common``.
+
+    The code is the same for every task, but each task gets its own dataset so that a task's
+    notebooks attach a dataset named after their competition, and pushing one task never makes
+    a new version of the code the other task's notebooks were saved with.
+    """
+    return check_slug(f"{get_task(task).competition}-common")
+
+
+# The default task's names, kept for callers that predate tasks.
+COMPETITION = get_task(DEFAULT_TASK).competition
+CODE_DATASET_SLUG = code_dataset_slug(DEFAULT_TASK)
 
 
 @dataclass(frozen=True)
@@ -129,8 +148,9 @@ def slugify_title(title: str) -> str:
 
 def title_for_slug(slug: str) -> str:
     """A readable title that Kaggle turns back into ``slug``: ``birdclef-2026-prep`` ->
-    ``BirdCLEF 2026 Prep``. A title that resolves to another slug makes ``kernels push`` warn
-    and may give the notebook a different URL than its id."""
+    ``BirdCLEF 2026 Prep``, ``messy-mashup-prep`` -> ``Messy Mashup Prep``. A title that
+    resolves to another slug makes ``kernels push`` warn and may give the notebook a different
+    URL than its id."""
     title = " ".join("BirdCLEF" if w == "birdclef" else w.capitalize() for w in slug.split("-"))
     if slugify_title(title) != slug:
         raise ValueError(f"no title resolves to slug {slug!r}: use lowercase words and dashes")
@@ -138,17 +158,21 @@ def title_for_slug(slug: str) -> str:
 
 
 def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
-                    code_file: str | None = None, chain: str = "kernels") -> dict[str, Any]:
+                    code_file: str | None = None, chain: str = "kernels",
+                    task: str = DEFAULT_TASK) -> dict[str, Any]:
     """The ``kernel-metadata.json`` of one stage notebook for ``kaggle kernels push -p``.
 
     Args:
-        stage: the stage whose notebook is pushed; its kernel id is ``<user>/<stage.slug>``.
+        stage: the stage whose notebook is pushed; its kernel id is
+            ``<user>/<stage.slug_for(task)>``.
         user: Kaggle user name (owner of the kernels and datasets).
         stages: the stage list the upstream names refer to.
         code_file: notebook file name in the push folder (default: the script's ``.ipynb``).
         chain: ``"kernels"`` attaches upstream stages as kernel outputs (``kernel_sources``);
             ``"datasets"`` attaches them as datasets ``<user>/<slug>`` made from the downloaded
             outputs. Both mount at ``/kaggle/input/<slug>``.
+        task: the :mod:`common.task` name: it picks the slugs, the code dataset
+            (:func:`code_dataset_slug`) and the competition attached.
     """
     if chain not in ("kernels", "datasets"):
         raise ValueError(f"chain must be 'kernels' or 'datasets', not {chain!r}")
@@ -157,11 +181,12 @@ def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
         raise KeyError(f"no KernelPlan for stage {stage.name!r}: add it to "
                        "common.kaggle.KERNEL_PLANS (upstream stages, GPU, internet)")
     by_name = {s.name: s for s in stages}
-    upstream = [f"{user}/{check_slug(by_name[name].slug)}" for name in plan.upstream]
-    code = [f"{user}/{CODE_DATASET_SLUG}"]
+    upstream = [f"{user}/{check_slug(by_name[name].slug_for(task))}" for name in plan.upstream]
+    code = [f"{user}/{code_dataset_slug(task)}"]
+    slug = check_slug(stage.slug_for(task))
     return {
-        "id": f"{user}/{check_slug(stage.slug)}",
-        "title": title_for_slug(stage.slug),
+        "id": f"{user}/{slug}",
+        "title": title_for_slug(slug),
         "code_file": code_file or str(Path(stage.script).with_suffix(".ipynb")),
         "language": "python",
         "kernel_type": "notebook",
@@ -170,7 +195,7 @@ def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
         "enable_tpu": False,
         "enable_internet": plan.internet,
         "dataset_sources": code + (upstream if chain == "datasets" else []),
-        "competition_sources": [COMPETITION],
+        "competition_sources": [get_task(task).competition],
         "kernel_sources": upstream if chain == "kernels" else [],
         "model_sources": [],
     }
@@ -227,14 +252,15 @@ def vendor_package(distribution: str, packages: tuple[str, ...], dest: str | Pat
 
 
 def build_code_dataset(folder: str | Path, user: str, repo_root: str | Path = REPO_ROOT,
-                       extras: dict[str, tuple[str, ...]] | None = None) -> Path:
-    """Fill ``folder`` with the code dataset ``<user>/birdclef-2026-common``.
+                       extras: dict[str, tuple[str, ...]] | None = None,
+                       task: str = DEFAULT_TASK) -> Path:
+    """Fill ``folder`` with the code dataset ``<user>/<code_dataset_slug(task)>``.
 
     Layout: ``common/`` (the package, no bytecode), the ``KAGGLE_EXTRAS`` import packages next
     to it, ``requirements.txt`` (for reference: Kaggle's image provides the rest) and
     ``dataset-metadata.json``. Attached to a notebook it mounts at
-    ``/kaggle/input/birdclef-2026-common/``, whose ``common/__init__.py`` the notebooks'
-    bootstrap cell looks for. An existing folder is replaced.
+    ``/kaggle/input/<slug>/`` (e.g. ``birdclef-2026-common``), whose ``common/__init__.py`` the
+    notebooks' bootstrap cell looks for under any dataset name. An existing folder is replaced.
     """
     folder = Path(folder)
     repo_root = Path(repo_root)
@@ -245,5 +271,6 @@ def build_code_dataset(folder: str | Path, user: str, repo_root: str | Path = RE
     shutil.copyfile(repo_root / "requirements.txt", folder / "requirements.txt")
     for distribution, packages in (KAGGLE_EXTRAS if extras is None else extras).items():
         vendor_package(distribution, packages, folder)
-    write_dataset_metadata(folder, CODE_DATASET_SLUG, "BirdCLEF 2026 common code", user)
+    title = f"{title_for_slug(get_task(task).competition)} common code"
+    write_dataset_metadata(folder, code_dataset_slug(task), title, user)
     return folder

@@ -1,14 +1,21 @@
 """Push the pipeline to Kaggle: the code dataset, then each stage notebook, in order.
 
-    python -m common.kaggle_push [--user NAME] [--stages nb01,nb02] [--dry-run]
+    python -m common.kaggle_push [--task messy-mashup] [--user NAME] [--stages nb01,nb02]
+                                 [--dry-run]
 
-Writes ``<out>/datasets/birdclef-2026-common/`` (``common/`` + the extras Kaggle lacks +
+Writes ``<out>/datasets/<competition>-common/`` (``common/`` + the extras Kaggle lacks +
 ``dataset-metadata.json``) and ``<out>/kernels/<stage slug>/`` (the notebook generated from its
-``nbXX_*.py`` + ``kernel-metadata.json``), then calls the kaggle CLI: upload the code dataset
-(``datasets create``, or ``datasets version`` when it exists) and wait until it is ready; push
-each notebook (``kernels push``, which also runs it) and wait until its run completes, since the
-next notebook reads its output. Finally prints the ``kaggle competitions submit`` line for the
-submission notebook: submitting spends a daily submission, so it is left to you.
+``nbXX_*.py`` with ``TASK`` set to the task in its parameters cell + ``kernel-metadata.json``),
+then calls the kaggle CLI: upload the code dataset (``datasets create``, or ``datasets version``
+when it exists) and wait until it is ready; push each notebook (``kernels push``, which also
+runs it) and wait until its run completes, since the next notebook reads its output. Finally
+prints the ``kaggle competitions submit`` line for the submission notebook: submitting spends a
+daily submission, so it is left to you.
+
+``--task`` (default ``birdclef-2026``) picks the competition (:mod:`common.task`): every slug is
+``<competition>-<stage suffix>`` (``messy-mashup-prep`` ... ``messy-mashup-submission``), the
+kernels attach that competition, and the submit line names it. The same four notebooks run
+either task.
 
 Stage outputs reach later stages as kernel outputs (``kernel_sources``), mounted at
 ``/kaggle/input/<stage slug>``. ``--chain datasets`` instead downloads each upstream output
@@ -33,11 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.kaggle import (
-    CODE_DATASET_SLUG,
-    COMPETITION,
     KERNEL_PLANS,
     PLACEHOLDER_USER,
     build_code_dataset,
+    code_dataset_slug,
     kaggle_username,
     kernel_metadata,
     title_for_slug,
@@ -45,7 +51,8 @@ from common.kaggle import (
     write_kernel_metadata,
 )
 from common.notebooks import notebook_path, write_notebook
-from common.pipeline import REPO_ROOT, STAGES, Stage
+from common.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
+from common.task import TASKS, get_task
 
 
 @dataclass(frozen=True)
@@ -74,27 +81,31 @@ def dataset_commands(folder: Path, ref: str, message: str) -> tuple[tuple[str, .
 
 def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: str = "kernels",
               message: str = "pushed by common.kaggle_push", repo_root: str | Path = REPO_ROOT,
-              all_stages: tuple[Stage, ...] = STAGES) -> list[Step]:
+              all_stages: tuple[Stage, ...] = STAGES, task: str = DEFAULT_TASK) -> list[Step]:
     """Write every push folder under ``out_dir`` and return the steps, in order.
 
-    ``stages`` are the stages to push (their scripts must exist). With ``chain="datasets"`` an
-    output folder ``<out>/outputs/<slug>/`` with its ``dataset-metadata.json`` is written for
-    each pushed stage that a later pushed stage reads.
+    ``stages`` are the stages to push (their scripts must exist); ``task`` names every slug
+    (``stage.slug_for(task)``) and is written into each notebook's parameters cell as ``TASK``,
+    since Kaggle runs the notebook as it is. With ``chain="datasets"`` an output folder
+    ``<out>/outputs/<slug>/`` with its ``dataset-metadata.json`` is written for each pushed
+    stage that a later pushed stage reads.
     """
     out_dir = Path(out_dir)
-    code_ref = f"{user}/{CODE_DATASET_SLUG}"
-    code_dir = build_code_dataset(out_dir / "datasets" / CODE_DATASET_SLUG, user, repo_root)
+    code_slug = code_dataset_slug(task)
+    code_ref = f"{user}/{code_slug}"
+    code_dir = build_code_dataset(out_dir / "datasets" / code_slug, user, repo_root, task=task)
     steps = [Step("upload_dataset", code_ref, code_dir, message,
                   dataset_commands(code_dir, code_ref, message)),
              Step("wait_dataset", code_ref, commands=(("kaggle", "datasets", "status", code_ref),))]
     read_later = {name for s in stages for name in KERNEL_PLANS[s.name].upstream}
     for stage in stages:
         script = Path(repo_root) / stage.script
-        kernel_dir = out_dir / "kernels" / stage.slug
+        slug = stage.slug_for(task)
+        kernel_dir = out_dir / "kernels" / slug
         if kernel_dir.exists():
             shutil.rmtree(kernel_dir)
-        write_notebook(script, kernel_dir / notebook_path(script).name)
-        metadata = kernel_metadata(stage, user, all_stages, chain=chain)
+        write_notebook(script, kernel_dir / notebook_path(script).name, parameters={"TASK": task})
+        metadata = kernel_metadata(stage, user, all_stages, chain=chain, task=task)
         write_kernel_metadata(kernel_dir, metadata)
         ref = metadata["id"]
         steps.append(Step("push_kernel", ref, kernel_dir,
@@ -102,12 +113,12 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
         steps.append(Step("wait_kernel", ref,
                           commands=(("kaggle", "kernels", "status", ref),)))
         if chain == "datasets" and stage.name in read_later:
-            output_dir = out_dir / "outputs" / stage.slug
+            output_dir = out_dir / "outputs" / slug
             output_dir.mkdir(parents=True, exist_ok=True)
             steps.append(Step("download_output", ref, output_dir, commands=(
                 ("kaggle", "kernels", "output", ref, "-p", str(output_dir), "-o"),)))
             # Written after the download too: the stage's own copy may name another user.
-            write_dataset_metadata(output_dir, stage.slug, title_for_slug(stage.slug), user)
+            write_dataset_metadata(output_dir, slug, title_for_slug(slug), user)
             steps.append(Step("upload_dataset", ref, output_dir, message,
                               dataset_commands(output_dir, ref, message)))
             steps.append(Step("wait_dataset", ref,
@@ -116,12 +127,14 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
 
 
 def submit_command(user: str, stage: Stage, version: str = "<version>",
-                   message: str = "BirdCLEF 2026 pipeline") -> tuple[str, ...]:
+                   message: str = "BirdCLEF 2026 pipeline", task: str = DEFAULT_TASK
+                   ) -> tuple[str, ...]:
     """The ``kaggle competitions submit`` call for a code competition: Kaggle reruns
-    ``version`` of the submission notebook on the hidden test set and scores its
+    ``version`` of the task's submission notebook on the hidden test set and scores its
     ``submission.csv``."""
-    return ("kaggle", "competitions", "submit", COMPETITION, "-k", f"{user}/{stage.slug}",
-            "-f", "submission.csv", "-v", version, "-m", message)
+    return ("kaggle", "competitions", "submit", get_task(task).competition,
+            "-k", f"{user}/{stage.slug_for(task)}", "-f", "submission.csv", "-v", version,
+            "-m", message)
 
 
 def format_steps(steps: list[Step]) -> list[str]:
@@ -215,6 +228,8 @@ def find_kaggle_cli() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK,
+                        help="competition to push the notebooks for (default: %(default)s)")
     parser.add_argument("--user", default="",
                         help="Kaggle user name (default: the kaggle CLI's configuration)")
     parser.add_argument("--out", default=str(REPO_ROOT / "kaggle_push"),
@@ -253,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         stages.append(stage)
 
     out_dir = Path(args.out)
-    steps = plan_push(user, out_dir, tuple(stages), args.chain, args.message)
+    steps = plan_push(user, out_dir, tuple(stages), args.chain, args.message,
+                      task=args.task)
     lines = format_steps(steps)
     (out_dir / "push_commands.sh").write_text(
         "#!/usr/bin/env bash\n# Written by python -m common.kaggle_push; the steps it runs.\n"
@@ -264,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[push] dry run: folders in {out_dir}; the commands, in order:")
         print("\n".join(lines))
         if pushed_final:
-            submit = submit_command(user, final, message=args.message)
+            submit = submit_command(user, final, message=args.message, task=args.task)
             print(f"# then, once its run has completed, submit:\n{shlex.join(submit)}")
         return 0
 
@@ -274,9 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[push] stopped: {err}", file=sys.stderr)
         return 1
     if pushed_final:
-        version = versions.get(f"{user}/{final.slug}", "<version>")
+        version = versions.get(f"{user}/{final.slug_for(args.task)}", "<version>")
         print("[push] done. When the submission notebook's run has completed, submit it with:")
-        print(shlex.join(submit_command(user, final, version, args.message)))
+        print(shlex.join(submit_command(user, final, version, args.message, args.task)))
     return 0
 
 

@@ -1,13 +1,19 @@
-"""Multi-label losses on logits, with soft targets, an elementwise mask and per-sample weights.
+"""Training losses on logits, with soft targets, an elementwise mask and per-sample weights.
+
+Multi-label (sigmoid, one binary problem per class): ``asl``, ``bce``, ``focal``. Single-label
+(softmax over the classes, one class per clip): ``cross_entropy``. Which fit a task is
+:func:`common.task.loss_name_for`'s business; this module only builds them.
 
 All losses share one call signature::
 
     loss = criterion(logits, targets, mask=None, weight=None)
 
 - ``logits`` ``(B, C)``: raw scores (clip logits from the SED head).
-- ``targets`` ``(B, C)`` in ``[0, 1]``: hard labels, label-smoothed or pseudo labels.
+- ``targets`` ``(B, C)`` in ``[0, 1]``: hard labels, label-smoothed or pseudo labels
+  (``cross_entropy``: a distribution over the classes per row, e.g. one-hot).
 - ``mask`` ``(B, C)``, optional: 1 keeps an entry, 0 drops it (e.g. secondary labels whose
-  presence in the window is uncertain). Dropped entries contribute nothing and get no gradient.
+  presence in the window is uncertain). Dropped entries contribute nothing and get no gradient
+  (``cross_entropy``: a dropped class is left out of that row's softmax).
 - ``weight`` ``(B,)``, optional: per-sample weight (e.g. down-weighting pseudo-labelled clips).
 
 Reduction (``reduction="mean"``, the default): sum over classes, then mean over the batch of
@@ -26,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["AsymmetricLoss", "BCEWithLogits", "FocalLoss", "build_loss"]
+__all__ = ["AsymmetricLoss", "BCEWithLogits", "CrossEntropy", "FocalLoss", "build_loss"]
 
 _REDUCTIONS = ("mean", "none")
 
@@ -164,11 +170,68 @@ class FocalLoss(_ElementwiseLoss):
         return f"gamma={self.gamma}, alpha={self.alpha}"
 
 
-_LOSSES = {"asl": AsymmetricLoss, "bce": BCEWithLogits, "focal": FocalLoss}
+class CrossEntropy(_ElementwiseLoss):
+    """Softmax cross-entropy with soft targets, for single-label tasks (one genre per clip).
+
+    Elementwise ``-y_c log softmax(x)_c``, so the per-row sum over classes is the usual
+    cross-entropy ``-sum_c y_c log p_c``; rows whose targets sum to 1 (one-hot, mixup, pseudo
+    labels) give the textbook value, and a row summing to ``s`` weighs ``s`` times as much.
+
+    ``label_smoothing`` ``eps`` replaces ``y`` by ``(1 - eps) y + eps / K`` (``K`` = classes
+    kept by the mask), as :class:`torch.nn.CrossEntropyLoss` does; it lives here rather than
+    in :mod:`common.augment`, whose smoothing is the binary (sigmoid) kind.
+
+    The mask removes a class from that row's softmax (its logit is ignored and gets no
+    gradient); a row with every class masked contributes 0.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
+
+        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
+        """
+        if logits.ndim != 2 or logits.shape != targets.shape:
+            raise ValueError(
+                f"expected logits and targets of the same shape (B, C), got "
+                f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+            )
+        if mask is not None and mask.shape != logits.shape:
+            raise ValueError(f"mask shape {tuple(mask.shape)} != logits shape "
+                             f"{tuple(logits.shape)}")
+        x, y = logits.float(), targets.float()
+        keep = mask.bool() if mask is not None else torch.ones_like(x, dtype=torch.bool)
+        if self.label_smoothing > 0:
+            kept = keep.float()
+            uniform = kept / kept.sum(dim=1, keepdim=True).clamp(min=1.0)
+            y = (1.0 - self.label_smoothing) * y + self.label_smoothing * uniform
+        log_p = torch.log_softmax(x.masked_fill(~keep, float("-inf")), dim=1)
+        # where(), not multiply: a masked entry's -inf must not become NaN in the sum.
+        loss = torch.where(keep, -y * log_p, torch.zeros_like(x))
+        return _reduce(loss, None, weight, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"label_smoothing={self.label_smoothing}"
+
+
+_LOSSES = {"asl": AsymmetricLoss, "bce": BCEWithLogits, "focal": FocalLoss,
+           "cross_entropy": CrossEntropy}
 
 
 def build_loss(name: str, **params) -> nn.Module:
-    """Loss by name: ``"asl"`` (AsymmetricLoss), ``"bce"`` (BCEWithLogits) or ``"focal"``.
+    """Loss by name: ``"asl"`` (AsymmetricLoss), ``"bce"`` (BCEWithLogits), ``"focal"``
+    (FocalLoss) or ``"cross_entropy"`` (CrossEntropy, softmax: single-label tasks only).
 
     ``params`` go to that class's constructor (see its signature for the valid names).
     """

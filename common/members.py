@@ -1,10 +1,11 @@
 """Checkpoints to fast, checked ensemble members.
 
 ``load_members`` reads every checkpoint, checks it against the submission (the same species,
-a 5-s single-channel frontend, one sample rate for the ensemble) and says what differs when it
-does not fit. ``compile_runner`` turns a model into a ``spec -> clip logits`` callable: a
-``torch.jit.trace`` + ``freeze`` graph in channels-last where that measures faster than eager.
-``group_by_frontend`` groups members that can share one spectrogram.
+a single-channel frontend on the task's windows, one sample rate for the ensemble) and says
+what differs when it does not fit. ``compile_runner`` turns a model into a
+``spec -> clip logits`` callable: a ``torch.jit.trace`` + ``freeze`` graph in channels-last
+where that measures faster than eager. ``group_by_frontend`` groups members that can share one
+spectrogram.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def class_permutation(model_classes: Sequence[str], classes: Sequence[str], sour
     return np.array([index[c] for c in classes], dtype=np.int64)
 
 
-def check_frontend(cfg: FrontendConfig, in_chans: int, source: str) -> None:
-    """Raise ``ValueError`` if a model's frontend cannot score 5-s windows of 1 channel."""
-    if abs(cfg.clip_seconds - comp.WINDOW_SECONDS) > 1e-6:
+def check_frontend(cfg: FrontendConfig, in_chans: int, source: str,
+                   window_seconds: float = comp.WINDOW_SECONDS) -> None:
+    """Raise ``ValueError`` unless a model's frontend scores ``window_seconds`` windows of one
+    channel (the task's window, ``TaskSpec.window_seconds``: 5 s for both competitions)."""
+    if abs(cfg.clip_seconds - window_seconds) > 1e-6:
         raise ValueError(f"{source}: frontend clip_seconds={cfg.clip_seconds}, but the "
-                         f"submission scores {comp.WINDOW_SECONDS}-s windows")
+                         f"task predicts {window_seconds:g}-s windows")
     if in_chans != 1:
         raise ValueError(f"{source}: model expects {in_chans} input channels; the frontend "
                          "makes 1")
@@ -153,8 +156,10 @@ class Member:
 
 
 def load_members(paths: Sequence[Path], classes: Sequence[str], weights: Sequence[float] = (),
-                 root: Path | None = None) -> list[Member]:
-    """Load and check every checkpoint: classes, frontend, one sample rate for all."""
+                 root: Path | None = None, window_seconds: float = comp.WINDOW_SECONDS
+                 ) -> list[Member]:
+    """Load and check every checkpoint: classes, frontend (``window_seconds`` windows), one
+    sample rate for all."""
     if weights and len(weights) != len(paths):
         names = [str(p.relative_to(root) if root else p) for p in paths]
         raise ValueError(f"model_weights has {len(weights)} values for {len(paths)} checkpoints "
@@ -164,7 +169,8 @@ def load_members(paths: Sequence[Path], classes: Sequence[str], weights: Sequenc
         name = str(path.relative_to(root)) if root else path.name
         model, meta = model_from_checkpoint(path)
         frontend_cfg = FrontendConfig.from_dict(meta["frontend"])
-        check_frontend(frontend_cfg, int(meta["model"].get("in_chans", 1)), str(path))
+        check_frontend(frontend_cfg, int(meta["model"].get("in_chans", 1)), str(path),
+                       window_seconds)
         perm = class_permutation(meta["classes"], classes, str(path))
         members.append(Member(name, frontend_cfg, float(weights[i]) if weights else 1.0, perm,
                               model))

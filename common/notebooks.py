@@ -8,7 +8,10 @@ generated from it, committed next to it, and kept in sync by
 
 Generated notebooks have no outputs, a ``python3`` kernelspec (the Kaggle CLI needs one) and
 cell ids numbered in order, so regenerating an unchanged script gives the same file byte for
-byte. Running them top to bottom as notebooks, the way Kaggle does, on a local input root:
+byte. ``write_notebook(script, dest, parameters={"TASK": "messy-mashup"})`` writes a copy whose
+``parameters`` cell assigns other values (what ``common.kaggle_push`` uploads for another task:
+Kaggle runs a notebook as it is, with no papermill to inject parameters). Running them top to
+bottom as notebooks, the way Kaggle does, on a local input root:
 
     python -m common.notebooks run --input-root DIR --preset smoke [--stages nb01,nb02]
 """
@@ -16,17 +19,19 @@ byte. Running them top to bottom as notebooks, the way Kaggle does, on a local i
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jupytext
 import nbformat
 
-from common.pipeline import REPO_ROOT, STAGES, Stage
+from common.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 PAIRING = "ipynb,py:percent"
@@ -44,9 +49,16 @@ def stage_scripts(repo_root: str | Path = REPO_ROOT, stages: Sequence[Stage] = S
     return [Path(repo_root) / s.script for s in stages if (Path(repo_root) / s.script).is_file()]
 
 
-def build_notebook(script: str | Path) -> nbformat.NotebookNode:
+def build_notebook(script: str | Path, parameters: Mapping[str, Any] | None = None
+                   ) -> nbformat.NotebookNode:
     """The notebook generated from a percent-format script: no outputs, the ``python3``
-    kernelspec unless the script names another, and ids ``cell-00``, ``cell-01``, ... ."""
+    kernelspec unless the script names another, and ids ``cell-00``, ``cell-01``, ... .
+
+    ``parameters`` (``{name: value}``) rewrites those assignments of the cell tagged
+    ``parameters`` (:func:`assign_parameters`); every other byte is the script's. Raises
+    ``ValueError`` naming the script if it has no single such cell or the cell assigns no
+    ``name``.
+    """
     notebook = jupytext.read(script, fmt="py:percent")
     notebook.metadata.setdefault("kernelspec", dict(KERNELSPEC))
     notebook.metadata["jupytext"] = {"formats": PAIRING}
@@ -55,8 +67,87 @@ def build_notebook(script: str | Path) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+    if parameters:
+        tagged = [c for c in notebook.cells
+                  if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+        if len(tagged) != 1:
+            raise ValueError(f"{script}: {len(tagged)} code cells are tagged 'parameters', "
+                             "expected one (`# %% tags=[\"parameters\"]`)")
+        try:
+            tagged[0].source = assign_parameters(tagged[0].source, parameters)
+        except ValueError as err:
+            raise ValueError(f"{script}: {err}") from None
     nbformat.validate(notebook)
     return notebook
+
+
+def assign_parameters(source: str, parameters: Mapping[str, Any]) -> str:
+    """``source`` (a parameters cell) with the top-level assignment of each name set to a value.
+
+    Only the assignment's own line(s) change; the value is written as a Python literal (strings
+    in double quotes). A trailing comment that lists the new value as the alternative, as in
+    ``TASK = "birdclef-2026"  # or "messy-mashup"``, gets the old value in its place
+    (``TASK = "messy-mashup"  # or "birdclef-2026"``); any other comment is kept as it is. A name
+    already holding the value is left untouched. Raises ``ValueError`` for a name the cell does
+    not assign (naming those it does) or a value with no literal form (e.g. a ``Path``: pass
+    ``str(path)``).
+    """
+    tree = ast.parse(source)
+    assigned: dict[str, ast.Assign | ast.AnnAssign] = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            assigned[node.targets[0].id] = node
+        elif (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+              and node.value is not None):
+            assigned[node.target.id] = node
+    unknown = [name for name in parameters if name not in assigned]
+    if unknown:
+        raise ValueError(f"the parameters cell has no parameter {', '.join(map(repr, unknown))}; "
+                         f"it assigns {', '.join(assigned) or 'nothing'}")
+    lines = source.splitlines(keepends=True)
+    # Edit from the last assignment up, so the positions of the earlier ones stay valid.
+    for name in sorted(parameters, key=lambda n: (assigned[n].lineno, assigned[n].col_offset),
+                       reverse=True):
+        value = assigned[name].value
+        assert value is not None and value.end_lineno is not None
+        new = parameters[name]
+        if _same_literal(value, new):
+            continue
+        literal = _python_literal(name, new)
+        old = ast.get_source_segment(source, value) or ""
+        first = lines[value.lineno - 1].encode()
+        last = lines[value.end_lineno - 1].encode()
+        head = first[:value.col_offset].decode()
+        tail = last[value.end_col_offset:].decode()
+        code, hash_, comment = tail.partition("#")
+        if hash_ and not code.strip() and "\n" not in old:
+            for spelling in dict.fromkeys((literal, repr(new))):
+                comment = comment.replace(spelling, old)
+            tail = code + hash_ + comment
+        lines[value.lineno - 1:value.end_lineno] = [head + literal + tail]
+    return "".join(lines)
+
+
+def _same_literal(node: ast.expr, value: Any) -> bool:
+    try:
+        current = ast.literal_eval(node)
+    except ValueError:
+        return False
+    return type(current) is type(value) and current == value
+
+
+def _python_literal(name: str, value: Any) -> str:
+    """``value`` as Python source that evaluates back to it."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    try:
+        round_trips = ast.literal_eval(text) == value
+    except (ValueError, SyntaxError):
+        round_trips = False
+    if not round_trips:
+        raise ValueError(f"{name}={value!r} cannot be written as a Python literal: pass a str, "
+                         "number, bool, None, or a list/tuple/dict of them")
+    return text
 
 
 def notebook_text(notebook: nbformat.NotebookNode) -> str:
@@ -64,11 +155,15 @@ def notebook_text(notebook: nbformat.NotebookNode) -> str:
     return nbformat.writes(notebook, version=4) + "\n"
 
 
-def write_notebook(script: str | Path, dest: str | Path | None = None) -> Path:
-    """Generate the notebook of ``script`` into ``dest`` (default: the paired path)."""
+def write_notebook(script: str | Path, dest: str | Path | None = None,
+                   parameters: Mapping[str, Any] | None = None) -> Path:
+    """Generate the notebook of ``script`` into ``dest`` (default: the paired path), with the
+    ``parameters`` cell's assignments of ``parameters`` rewritten (see :func:`build_notebook`).
+    """
     dest = Path(dest) if dest is not None else notebook_path(script)
+    notebook = build_notebook(script, parameters)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(notebook_text(build_notebook(script)), encoding="utf-8")
+    dest.write_text(notebook_text(notebook), encoding="utf-8")
     return dest
 
 
@@ -164,22 +259,23 @@ def execute_notebook(notebook_file: str | Path, output_file: str | Path,
 
 
 def execute_stage(stage: Stage, input_root: str | Path, preset: str, executed_dir: str | Path,
-                  repo_root: str | Path = REPO_ROOT, overrides: dict[str, Any] | None = None
-                  ) -> Path:
+                  repo_root: str | Path = REPO_ROOT, overrides: dict[str, Any] | None = None,
+                  task: str = DEFAULT_TASK) -> Path:
     """Run one stage's notebook on a local input root; return its working dir.
 
     The notebook is generated from the stage script (so it is never stale); its working dir is
-    ``<input_root>/<stage slug>``, where the next stage looks for it, and the executed notebook
-    goes to ``<executed_dir>/<stage script stem>.ipynb``.
+    ``<input_root>/<stage slug for the task>``, where the next stage looks for it, and the
+    executed notebook goes to ``<executed_dir>/<stage script stem>.ipynb``. ``task`` is injected
+    as the notebook's ``TASK`` parameter.
     """
     script = Path(repo_root) / stage.script
     executed_dir = Path(executed_dir)
     source = write_notebook(script, executed_dir / "source" / notebook_path(script).name)
-    working_dir = Path(input_root) / stage.slug
+    working_dir = Path(input_root) / stage.slug_for(task)
     working_dir.mkdir(parents=True, exist_ok=True)
     execute_notebook(
         source, executed_dir / notebook_path(script).name,
-        parameters={"PRESET": preset, "INPUT_ROOT": str(input_root),
+        parameters={"PRESET": preset, "TASK": task, "INPUT_ROOT": str(input_root),
                     "WORKING_DIR": str(working_dir), "OVERRIDES": dict(overrides or {})},
         cwd=working_dir, pythonpath=(repo_root,))
     return working_dir
@@ -194,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="write nothing; exit 1 if a notebook is out of date")
     run = commands.add_parser("run", help="execute the stage notebooks in order")
     run.add_argument("--input-root", required=True,
-                     help="folder laid out like /kaggle/input (competition at birdclef-2026/)")
+                     help="folder laid out like /kaggle/input (competition at <task's slug>/)")
     run.add_argument("--preset", default="default", help="smoke, cpu or default")
+    run.add_argument("--task", default=DEFAULT_TASK, help="birdclef-2026 or messy-mashup")
     run.add_argument("--stages", default=None, help="comma-separated subset, e.g. nb01,nb02")
     run.add_argument("--executed-dir", default=None,
                      help="where executed notebooks go (default: <input-root>/../notebooks)")
@@ -224,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[notebooks] {stage.name}: {stage.script} does not exist yet, skipped")
             continue
         print(f"[notebooks] {stage.name}: running {stage.script} as a notebook", flush=True)
-        working_dir = execute_stage(stage, input_root, args.preset, executed_dir)
+        working_dir = execute_stage(stage, input_root, args.preset, executed_dir,
+                                    task=args.task)
         print(f"[notebooks] {stage.name} -> {working_dir}", flush=True)
     print(f"[notebooks] executed notebooks in {executed_dir}")
     return 0

@@ -6,15 +6,20 @@ worker count, so a seed per item gives the same output on 1 or 16 cores.
 
 Workers are started with ``spawn``, not ``fork``: the caller may hold threads (torch, tqdm, a
 notebook kernel) that a fork would copy mid-state. Spawned workers import the function's module
-afresh, so the function must be a module-level name and its arguments picklable.
+afresh, so the function must be a module-level name and its arguments picklable. They do not
+re-run the caller's script: the stage notebooks run as ``python nbXX.py`` have no
+``if __name__ == "__main__"`` guard (notebooks cannot), and a spawned worker that re-ran one
+would start the whole stage again.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -45,6 +50,41 @@ def _one_thread_per_worker() -> None:
     threadpool_limits(limits=1)
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Hide the path of a ``python script.py`` main module while a worker is being spawned.
+
+    ``multiprocessing`` tells a spawned child to re-run the parent's main script (as
+    ``__mp_main__``) when the main module has a ``__file__`` and no module spec; without it the
+    child starts with an empty main module. Our workers only run functions of importable
+    modules, so they never need the script. Mains run with ``-m`` (pytest, our CLIs) have a spec
+    and are left alone: their ``__main__`` modules are not re-run by children anyway.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+class _WorkerProcess(SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj):  # noqa: N802 (multiprocessing's name)
+        with _main_script_hidden():
+            return SpawnProcess._Popen(process_obj)
+
+
+class _WorkerContext(SpawnContext):
+    """The ``spawn`` context, but children do not re-run the parent's main script."""
+
+    Process = _WorkerProcess
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor | None:
     """A spawn-context pool of ``workers`` single-threaded processes (``None`` for ``<= 1``).
 
@@ -54,7 +94,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor | None:
     """
     if workers <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_WorkerContext(),
                                initializer=_one_thread_per_worker)
 
 

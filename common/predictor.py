@@ -1,13 +1,14 @@
 """The prediction loop: decode ahead, batch windows across files, share spectrograms, keep time.
 
 ``EnsemblePredictor.predict(paths)`` decodes each file once in a thread that runs ahead of the
-models (``decode_ahead``), cuts it into 5-s windows, batches windows across files, computes the
-frontend once per batch and TTA view for all members that share a ``FrontendConfig``, and runs
-each member's compiled runner on that spectrogram. It measures itself as it goes: after the
-first files it projects the rest of the run and, when the ensemble would not fit the time
-budget, drops TTA views, then models (``common.ensemble.plan_within_budget``), logging each
-decision. Past the deadline it stops; windows not predicted are left uncovered for the caller's
-fallback.
+models (``decode_ahead``), cuts it into the task's windows (5 s), batches windows across files,
+computes the frontend once per batch and waveform TTA view for all members that share a
+``FrontendConfig`` (SpecAugment views mask the ``orig`` spectrogram instead of running the
+frontend again), and runs each member's compiled ``spec -> logits`` runner on that spectrogram.
+It measures itself as it goes: after the first files it projects the rest of the run and, when
+the ensemble would not fit the time budget, drops TTA views, then models
+(``common.ensemble.plan_within_budget``), logging each decision. Past the deadline it stops;
+windows not predicted are left uncovered for the caller's fallback.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from common.ensemble import plan_within_budget, score_space
 from common.frontend import Frontend
 from common.members import Member, compile_runner, group_by_frontend
 from common.submission import file_row_ids, n_windows_for
-from common.tta import apply_view, check_views, fold_duplicate_views, spectra_equal
+from common.tta import (
+    apply_view,
+    check_views,
+    fold_duplicate_views,
+    is_spec_view,
+    mask_view,
+    spectra_equal,
+    window_key,
+)
 
 if TYPE_CHECKING:
     from common.infer import InferConfig
@@ -199,19 +208,36 @@ class EnsemblePredictor:
 
     # -- one batch --------------------------------------------------------------------------
 
-    def _run_batch(self, wave: torch.Tensor, n_real: int) -> dict[int, np.ndarray]:
-        """``{member: (n_real, classes) view-averaged score}`` for the members kept."""
+    def _run_batch(self, wave: torch.Tensor, n_real: int,
+                   keys: Sequence[tuple[int, int] | None] = ()) -> dict[int, np.ndarray]:
+        """``{member: (n_real, classes) view-averaged score}`` for the members kept.
+
+        ``keys``: one ``common.tta.window_key`` per row of ``wave`` (``None`` for padding),
+        which seeds the SpecAugment views' masks.
+        """
         out: dict[int, np.ndarray] = {}
+        task = self.cfg.task_spec
         for gi, g in enumerate(self.groups):
             active = [i for i in g.members if self.model_keep[i]]
             if not active:
                 continue
             weights = self.view_weights(g)
             total_w = sum(weights.values())
+            orig_spec = None
             for view, w in weights.items():
                 v = self.views.index(view)
                 t0 = self.clock()
-                spec = g.frontend(apply_view(wave, view, self.cfg.gain_db))
+                if is_spec_view(view):
+                    # The mask goes between the frontend and the backbone, as in training; the
+                    # orig spectrogram (``orig`` is always kept) is computed once per batch.
+                    if orig_spec is None:
+                        orig_spec = g.frontend(wave)
+                    spec = mask_view(orig_spec, view, keys or [None] * len(wave),
+                                     self.cfg.tta_spec_augment, self.cfg.tta_seed)
+                else:
+                    spec = g.frontend(apply_view(wave, view, self.cfg.gain_db))
+                    if view == "orig":
+                        orig_spec = spec
                 if self.cfg.channels_last:
                     spec = spec.contiguous(memory_format=torch.channels_last)
                 self.front_time[gi, v] += self.clock() - t0
@@ -222,7 +248,7 @@ class EnsemblePredictor:
                     logits = m.runner(spec)[:n_real].float().cpu().numpy()[:, m.permutation]
                     self.pass_time[i, v] += self.clock() - t0
                     self.pass_windows[i, v] += n_real
-                    score = score_space(logits, self.cfg.combine) * (w / total_w)
+                    score = score_space(logits, self.cfg.combine, task) * (w / total_w)
                     out[i] = out[i] + score if i in out else score
         return out
 
@@ -270,7 +296,8 @@ class EnsemblePredictor:
         cfg, classes = self.cfg, self.classes
         paths = list(paths)
         rate = self.members[0].frontend_cfg.sample_rate
-        window_samples = int(comp.WINDOW_SECONDS * rate)
+        task = cfg.task_spec
+        window_samples = int(task.window_seconds * rate)
         n_windows: list[int | None] = [None] * len(paths)
         acc: list[dict[int, np.ndarray]] = [{} for _ in paths]  # file -> member -> (n, K)
         done_windows = np.zeros(len(paths), int)
@@ -294,14 +321,18 @@ class EnsemblePredictor:
                 else:
                     buffer[0] = (f, start + n, w[n:])
             wave = np.concatenate([s[2] for s in segments])
+            keys: list[tuple[int, int] | None] = [
+                window_key(paths[f].name, start + j) for f, start, w in segments
+                for j in range(len(w))]
             if len(wave) < cfg.batch_windows:  # fixed batch shape for traced graphs
                 pad = np.zeros((cfg.batch_windows - len(wave), wave.shape[1]), np.float32)
                 wave = np.concatenate([wave, pad])
+                keys += [None] * len(pad)
             wave_t = torch.from_numpy(wave).to(self.device)
             if not self._prepared:
                 self._prepare(wave_t)
             t0 = self.clock()
-            out = self._run_batch(wave_t, taken)
+            out = self._run_batch(wave_t, taken, keys)
             offset = 0
             for f, start, w in segments:
                 for i, score in out.items():
@@ -326,7 +357,8 @@ class EnsemblePredictor:
                         log.warning("test file skipped, its windows get the fallback: %s",
                                     item.error)
                         failed.append(item.error)
-                        n_windows[item.index] = _windows_from_header(item.path, window_samples)
+                        n_windows[item.index] = _windows_from_header(
+                            item.path, window_samples, task.window_seconds, task.clip_seconds)
                         files_done += 1
                         continue
                     n_windows[item.index] = len(item.windows)
@@ -359,7 +391,8 @@ class EnsemblePredictor:
                         f"{int((done_windows == 0).sum())} files not predicted get the fallback")
         for k, n in enumerate(n_windows):
             if n is None:
-                n_windows[k] = _windows_from_header(paths[k], window_samples)
+                n_windows[k] = _windows_from_header(paths[k], window_samples,
+                                                    task.window_seconds, task.clip_seconds)
         counts = [int(n) for n in n_windows]
         rows = int(sum(counts))
         scores, covered = [], []
@@ -378,11 +411,13 @@ class EnsemblePredictor:
                            stopped)
 
 
-def _windows_from_header(path: Path, window_samples: int) -> int:
-    """Window count from the file header alone; a full soundscape if even that fails."""
+def _windows_from_header(path: Path, window_samples: int,
+                         window_seconds: float = comp.WINDOW_SECONDS,
+                         clip_seconds: float = comp.SOUNDSCAPE_SECONDS) -> int:
+    """Window count from the file header alone; a full test clip (``clip_seconds``: the
+    task's 60-s soundscape or 30-s mashup) if even that fails."""
     try:
         seconds = audio_duration(path)
     except AudioDecodeError:
-        seconds = comp.SOUNDSCAPE_SECONDS
-    return n_windows_for(int(round(seconds * window_samples / comp.WINDOW_SECONDS)),
-                         window_samples)
+        seconds = clip_seconds
+    return n_windows_for(int(round(seconds * window_samples / window_seconds)), window_samples)

@@ -11,6 +11,10 @@ Outputs in the working dir (published as the ``prep`` dataset):
 - ``figures/*.png``, ``prep_config.json``, ``prep_report.json``, ``dataset-metadata.json``.
 
 A run that stops half-way resumes: decoded files already in the cache are not decoded again.
+
+For a task whose classes are the folders of ``train/`` (messy-mashup), :func:`run_prep` hands over
+to :func:`common.prep_mashup.run_mashup_prep`, which writes the same files from generated
+training mashups (see that module).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from common.folds import (
     rare_species,
 )
 from common.kaggle import write_dataset_metadata
+from common.mashup import MashupConfig
 from common.paths import find_competition_dir
 from common.plots import save_figure
 from common.runtime import resolve_workers
@@ -53,31 +58,47 @@ SCAN_COLUMNS = ["key", "kind", "status", "reason", "duration_seconds", "active_s
 
 @dataclass(frozen=True)
 class PrepConfig(StageConfig):
-    """nb01 parameters; defaults are the Kaggle recipe."""
+    """nb01 parameters; defaults are the Kaggle recipe (``TASK_OVERRIDES``: other tasks')."""
 
     dataset_slug: str = param("birdclef-2026-prep", "slug this stage's output is published as")
     kaggle_user: str = param("", "Kaggle user for dataset-metadata.json ('' = kaggle CLI config)")
     n_folds: int = param(5, "number of cross-validation folds (K)")
-    seed: int = param(42, "seed for folds and sampling")
-    sample_rate: int = param(32000, "decode rate, Hz")
+    seed: int = param(42, "seed for folds and sampling (messy-mashup: and for the mashups)")
+    sample_rate: int = param(
+        32000, "decode rate, Hz (messy-mashup: 22050, the test clips' rate = mashup.sample_rate)")
     min_seconds: float = param(0.5, "clips shorter than this are listed as bad and excluded")
     silence_dbfs: float = param(-70.0, "clips whose RMS is below this (dBFS) are listed as silent")
-    cache_seconds: float = param(10.0, "seconds of each focal clip kept in the decoded cache")
+    cache_seconds: float = param(
+        10.0, "seconds of each focal clip kept in the decoded cache (0 = the whole clip; "
+        "messy-mashup: 0, mashups are cached whole)")
     cache_region: str = param(
         "start", "'start': first seconds; 'active': around the loudest window")
     max_cache_gb: float = param(18.0, "fail early if the cache would exceed this (Kaggle: 20 GB)")
     n_background_soundscapes: int = param(
-        200, "unlabelled train soundscapes cached for background mixing (-1 = all)")
-    max_clips: int = param(0, "keep only the first N clips (0 = all); for quick trials")
+        200, "birdclef: unlabelled train soundscapes cached for background mixing (-1 = all); "
+        "messy-mashup: unused, every usable noise/ clip is cached instead")
+    max_clips: int = param(0, "birdclef: keep only the first N clips (0 = all); for quick trials")
+    mashups_per_genre_per_fold: int = param(
+        40, "messy-mashup: training mashups generated per genre and fold (100 songs per genre "
+        "and 5 folds: 40 gives 2,000 mashups of 30 s, 2.6 GB of WAVs plus as much cache)")
+    mashup: MashupConfig = param(
+        MashupConfig(), "messy-mashup: how training mashups are made (common.mashup)")
     workers: int = param(0, "decoding processes (0 = every CPU)")
     shard_mb: float = param(256.0, "cache shard size, MB")
 
     PRESETS = {
-        "cpu": {"n_background_soundscapes": 40, "shard_mb": 64.0},
+        "cpu": {"n_background_soundscapes": 40, "shard_mb": 64.0,
+                "mashups_per_genre_per_fold": 10},
         "smoke": {"n_folds": 2, "cache_seconds": 6.0, "n_background_soundscapes": 2,
-                  "shard_mb": 1.0, "workers": 2},
+                  "shard_mb": 1.0, "workers": 2, "mashups_per_genre_per_fold": 1},
     }
-
+    # Applied after the preset: the mashup task caches whole 30-s mashups at the test clips'
+    # 22.05 kHz, and has noise clips instead of background soundscapes.
+    TASK_OVERRIDES = {
+        "messy-mashup": {"competition": "messy-mashup", "dataset_slug": "messy-mashup-prep",
+                         "sample_rate": 22050, "cache_seconds": 0.0,
+                         "n_background_soundscapes": 0},
+    }
 
     @property
     def cache_dir(self) -> Path:
@@ -232,6 +253,10 @@ def build_species_table(sample_df: pd.DataFrame, taxonomy_df: pd.DataFrame,
 
 def run_prep(cfg: PrepConfig) -> PrepResult:
     """Run nb01 end to end; see the module docstring for the outputs."""
+    if cfg.task_spec.classes_source == "train_folders":  # song stems, not labelled clips
+        from common.prep_mashup import run_mashup_prep
+
+        return run_mashup_prep(cfg)
     t0 = time.time()
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)

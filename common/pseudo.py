@@ -1,5 +1,6 @@
-"""nb03, pseudo labels and noisy student: a teacher ensemble labels unlabelled soundscapes, a
-student learns from them with stronger augmentation, and the student becomes the next teacher.
+"""nb03, pseudo labels and noisy student: a teacher ensemble labels unlabelled audio (BirdCLEF's
+unlabelled train soundscapes, the mashup's test clips), a student learns from it with stronger
+augmentation, and the student becomes the next teacher.
 
 One round ``r`` (``rounds`` of them, chained):
 
@@ -43,9 +44,38 @@ Outputs (working dir, published as the ``pseudo`` dataset):
   ``pseudo_class_counts.csv``, ``figures/confidence_histogram.png``, ``pseudo_bad_files.csv``;
 - ``<backbone>_student_fold<k>_best.pt``: the final round's students (nb04 ensembles these with
   nb02's models); ``rounds/r<r>/``: each round's full nb02 training output;
-- ``rounds_summary.csv``: the teacher's and each student's out-of-fold soundscape AUC;
+- ``rounds_summary.csv``: the teacher's and each student's out-of-fold soundscape AUC (the
+  task's validation score: see :func:`_round_scores`);
 - ``subset_*.csv`` + ``subsets_summary.csv``; ``cache/``; ``pseudo_config.json``;
   ``dataset-metadata.json``.
+
+**Whole-clip, single-label tasks** (``cfg.task_spec``: the messy-mashup genres) run the same
+rounds with clips instead of windows:
+
+- the unlabelled audio is the competition's test clips (nb04's ``InferConfig.test_dir`` of the
+  task), scored by the same engine (every 5-s window, the task's TTA views, softmax), the
+  window probabilities pooled per clip (mean, :func:`common.ensemble.pool_clips`, as nb04
+  does) and written for every scored clip to ``pseudo_clip_probs.csv``;
+- a clip is pseudo-labelled when its top probability is at least ``min_confidence`` (0.95,
+  the write-up's threshold); its target is the one-hot arg-max (``clip_targets="hard"``: at
+  that confidence a hard label is the recipe) or the pooled probabilities sharpened by
+  ``target_power`` and renormalised (``"soft"``). The table (:data:`CLIP_META_COLUMNS` then
+  one column per class) has ``key`` = the path relative to the competition folder
+  (``test/<id>.wav``) and no ``start_seconds``, so nb02 crops the clip like a training clip;
+  ``fold`` is -1 (test clips are never validated on: every student fold trains on them);
+- the decoded clips are cached at the frontend's (= nb01's) sample rate, and at the end the
+  cache is pruned to the clips some published table uses;
+- ``pseudo_labels_hard.csv`` is the one-hot arg-max view; ``pseudo_class_counts.csv`` counts
+  per class the teacher's arg-max over every scored clip and the pseudo-labelled clips;
+  figures: the top-probability histogram of every scored clip (the cut drawn) and the
+  per-class counts;
+- curated positives and hard negatives are skipped (multi-label notions: windows known to
+  hold none of the species); students are validated on held-out training clips with the
+  task metric, and ``rounds_summary.csv`` compares teacher and students on it
+  (``oof_macro_f1``: the CNN's out-of-fold macro F1; ``mean_fold_val_macro_f1``).
+
+A round whose tables hold no row (nothing reached ``min_confidence``) trains no student: the
+stage ends after writing its labels.
 
 Running again with the same working dir skips finished rounds (their labels and folds).
 """
@@ -58,8 +88,9 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 import numpy as np
@@ -69,10 +100,17 @@ import torch
 from common import competition as comp
 from common import plots
 from common.augment import SpecAugmentConfig, WaveAugmentConfig
-from common.cache import CacheWriter
-from common.config import StageConfig, config_from_dict, param, replace_dotted, save_config
+from common.cache import AudioCache, CacheWriter
+from common.config import (
+    StageConfig,
+    apply_task,
+    config_from_dict,
+    param,
+    replace_dotted,
+    save_config,
+)
 from common.data import SOUNDSCAPE_PREFIX, PrepData, load_prep
-from common.ensemble import METHODS, combine_models
+from common.ensemble import METHODS, combine_models, pool_clips
 from common.infer import InferConfig, list_test_files, predict_files
 from common.kaggle import write_dataset_metadata
 from common.members import Member, find_checkpoints, load_members
@@ -81,12 +119,14 @@ from common.plots import save_figure
 from common.predictor import DecodedFile, Predictions
 from common.runtime import cpu_count
 from common.subsets import curate_positive_subsets, mine_hard_negatives
+from common.task import TaskSpec
 from common.train import TrainConfig, backbone_short_name, run_training
 from common.tta import VIEWS, check_views
 
 __all__ = ["PseudoConfig", "PseudoResult", "run_pseudo", "window_frame", "pseudo_label_table",
-           "hard_label_table", "class_counts", "member_folds", "student_config",
-           "soundscape_files", "SOFT_NAME", "META_COLUMNS"]
+           "hard_label_table", "class_counts", "clip_probs_table", "clip_pseudo_label_table",
+           "clip_class_counts", "member_folds", "student_config", "soundscape_files",
+           "SOFT_NAME", "META_COLUMNS", "CLIP_META_COLUMNS", "CLIP_PROBS_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +134,14 @@ SOFT_NAME = "pseudo_labels_soft.csv"
 # Leading columns of a pseudo-label table; one column per species follows, in class order.
 META_COLUMNS = ["filename", "start", "end", "key", "start_seconds", "row_id", "fold", "weight",
                 "confidence"]
+# Whole-clip tasks: leading columns of a clip pseudo-label table (one column per class follows);
+# no start_seconds, so nb02 crops the clip like a training clip.
+CLIP_META_COLUMNS = ["filename", "key", "id", "fold", "weight", "confidence", "label"]
+CLIP_PROBS_NAME = "pseudo_clip_probs.csv"  # whole-clip tasks: every scored clip's probabilities
 SOUNDSCAPE_MODES = ("unlabelled", "all")
 TARGET_MODES = ("fold", "ensemble")
 NEGATIVE_SOURCES = ("unlisted", "unlabelled")
+CLIP_TARGET_MODES = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -108,8 +153,10 @@ class PseudoConfig(StageConfig):
     dataset_slug: str = param("birdclef-2026-pseudo", "slug this stage's output is published as")
     kaggle_user: str = param("", "Kaggle user for dataset-metadata.json ('' = kaggle CLI config)")
     checkpoint_glob: str = param("*_best.pt", "teacher checkpoints: file names matching this")
-    soundscapes: str = param("unlabelled", f"which train soundscapes to label: {SOUNDSCAPE_MODES}")
-    max_files: int = param(0, "label only the first N soundscapes (0 = all); for trials")
+    soundscapes: str = param(
+        "unlabelled", f"which train soundscapes to label: {SOUNDSCAPE_MODES} (windowed tasks; "
+        "whole-clip tasks label every test clip of nb04's test_dir)")
+    max_files: int = param(0, "label only the first N soundscapes or clips (0 = all); for trials")
     tta: tuple[str, ...] = param(("orig", "reverse"), f"TTA views of the teacher, from {VIEWS}")
     combine: str = param("logit_mean", f"ensemble combination, one of {METHODS}")
     batch_windows: int = param(48, "windows per forward pass")
@@ -117,12 +164,22 @@ class PseudoConfig(StageConfig):
     decode_workers: int = param(-1, "threads decoding audio ahead of the models (-1 = CPUs)")
     graph: str = param("auto", "'trace', 'eager' or 'auto' (see nb04)")
     device: str = param("auto", "where the teacher runs: auto (GPU if any), cuda or cpu")
-    threshold: float = param(0.5, "probability threshold of the hard-label view and counts")
-    min_confidence: float = param(0.0, "keep windows whose top-class probability is >= this")
-    target_power: float = param(1.0, "soft targets = probability ** power (>1 sharpens)")
-    max_windows: int = param(0, "keep at most this many windows, most confident first (0 = all)")
+    threshold: float = param(
+        0.5, "probability threshold of the hard-label view and counts (multi-label tasks)")
+    min_confidence: float = param(
+        0.0, "keep windows (whole-clip tasks: clips) whose top-class probability is >= this")
+    target_power: float = param(
+        1.0, "soft targets = probability ** power (>1 sharpens; whole-clip soft targets are "
+        "renormalised to sum 1)")
+    clip_targets: str = param(
+        "hard", f"whole-clip tasks' targets, one of {CLIP_TARGET_MODES}: the one-hot arg-max, "
+        "or the pooled probabilities")
+    max_windows: int = param(
+        0, "keep at most this many windows (whole-clip tasks: clips), most confident first "
+        "(0 = all)")
     pseudo_targets: str = param("fold", f"student k learns from: {TARGET_MODES} (see module)")
-    cache_audio: bool = param(True, "cache decoded soundscapes not in nb01's cache, for students")
+    cache_audio: bool = param(
+        True, "cache decoded soundscapes (clips) not in nb01's cache, for students")
     cache_max_gb: float = param(12.0, "stop caching past this many GB (float16 audio)")
     rounds: int = param(2, "noisy-student rounds (teacher -> student -> new teacher ...)")
     train_student: bool = param(True, "train students (False: write pseudo labels only)")
@@ -153,6 +210,27 @@ class PseudoConfig(StageConfig):
                   "threads": 2, "decode_workers": 1, "device": "cpu", "max_files": 4,
                   "cache_max_gb": 0.5},
     }
+    # Per-task defaults (common.config.apply_task), applied after the preset.
+    TASK_OVERRIDES: ClassVar[dict[str, dict[str, Any]]] = {
+        "messy-mashup": {
+            "competition": "messy-mashup", "prep_slug": "messy-mashup-prep",
+            "models_slug": "messy-mashup-models", "dataset_slug": "messy-mashup-pseudo",
+            # The write-up's recipe: hard labels on test clips whose top softmax probability
+            # (windows pooled per clip) is at least 0.95.
+            "min_confidence": 0.95,
+            # nb04's mashup views (InferConfig.TASK_OVERRIDES: no "reverse", which runs attacks
+            # and melodies backwards; SpecAugment'd passes instead), so the probabilities cut
+            # at 0.95 are the ones the submission would use.
+            "tta": ("orig", "specaug1", "specaug2", "specaug3"),
+            # Curated positives and hard negatives are multi-label notions (skipped anyway).
+            "positive_fractions": (), "negative_thresholds": (),
+        },
+    }
+    # A two-epoch smoke teacher never reaches 0.95: keep every clip so that the smoke run (the
+    # end-to-end tests) still goes through the pseudo table, its cache and a student.
+    TASK_PRESETS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
+        "messy-mashup": {"smoke": {"min_confidence": 0.0}},
+    }
 
     def __post_init__(self) -> None:
         if self.soundscapes not in SOUNDSCAPE_MODES:
@@ -166,6 +244,9 @@ class PseudoConfig(StageConfig):
         bad = [s for s in self.negative_sources if s not in NEGATIVE_SOURCES]
         if bad:
             raise ValueError(f"negative_sources {bad} unknown; choose from {NEGATIVE_SOURCES}")
+        if self.clip_targets not in CLIP_TARGET_MODES:
+            raise ValueError(f"clip_targets must be one of {CLIP_TARGET_MODES}, got "
+                             f"{self.clip_targets!r}")
         check_views(self.tta)
         if self.rounds < 0 or self.target_power <= 0 or not 0 <= self.threshold <= 1:
             raise ValueError("rounds must be >= 0, target_power > 0, threshold in [0, 1]")
@@ -181,9 +262,10 @@ class PseudoResult:
     hard_df: pd.DataFrame  # its hard view at the threshold
     class_counts_df: pd.DataFrame
     summary: dict[str, Any]  # final round's pseudo_summary.json
-    rounds_df: pd.DataFrame  # teacher and students: out-of-fold soundscape AUC
+    rounds_df: pd.DataFrame  # teacher and students: the task's out-of-fold validation score
     subsets_df: pd.DataFrame  # name, rows
     figures: dict[str, Path]
+    clips_df: pd.DataFrame | None = None  # whole-clip tasks: every scored clip (final round)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +347,96 @@ def class_counts(soft_df: pd.DataFrame, classes: list[str], threshold: float = 0
                           ).reset_index(drop=True)
 
 
+def clip_probs_table(keys: Sequence[str], probs: np.ndarray, classes: list[str]
+                     ) -> pd.DataFrame:
+    """Whole-clip tasks: one row per scored clip, ``filename, key, id, confidence, label`` and
+    one probability column per class.
+
+    Args:
+        keys: ``(clips,)`` path of each clip relative to the competition folder
+            (``test/<id>.wav``).
+        probs: ``(clips, classes)`` probabilities (windows pooled per clip); NaN rows (a clip
+            that failed to decode) are dropped.
+
+    ``id`` is the file stem (the submission's id), ``confidence`` the top probability and
+    ``label`` its class (ties: the first class in ``classes`` order).
+    """
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(keys), len(classes))
+    scored = ~np.isnan(probs).any(axis=1)
+    rows = np.flatnonzero(scored)
+    kept = [str(keys[i]) for i in rows]
+    values = probs[rows]
+    top = values.argmax(axis=1) if len(rows) else np.zeros(0, int)
+    table = pd.DataFrame({
+        "filename": [PurePosixPath(k).name for k in kept],
+        "key": pd.Series(kept, dtype=object),
+        "id": [PurePosixPath(k).stem for k in kept],
+        "confidence": values.max(axis=1) if len(rows) else np.zeros(0),
+        "label": pd.Series([classes[j] for j in top], dtype=object),
+    })
+    return pd.concat([table, pd.DataFrame(values.astype(np.float32),
+                                          columns=pd.Index(classes, dtype=object))], axis=1)
+
+
+def clip_pseudo_label_table(clips_df: pd.DataFrame, classes: list[str], *,
+                            min_confidence: float = 0.95, targets: str = "hard",
+                            target_power: float = 1.0, max_clips: int = 0, weight: float = 1.0
+                            ) -> pd.DataFrame:
+    """The pseudo-label table of a whole-clip task (:data:`CLIP_META_COLUMNS` then ``classes``).
+
+    Args:
+        clips_df: :func:`clip_probs_table` output.
+        min_confidence: keep clips whose top probability is at least this.
+        targets: ``"hard"``: one-hot on ``label``; ``"soft"``: the probabilities raised to
+            ``target_power`` and renormalised to sum 1 (a softmax temperature of
+            ``1 / target_power``).
+        max_clips: keep the most confident ones (0 = all); ties keep file order.
+        weight: the ``weight`` column (loss weight in nb02).
+
+    ``fold`` is -1 on every row: test clips are never validated on, so every student fold
+    trains on them. There is no ``start_seconds`` column: nb02 crops the clip like a training
+    clip. Rows stay in file order.
+    """
+    if targets not in CLIP_TARGET_MODES:
+        raise ValueError(f"targets must be one of {CLIP_TARGET_MODES}, got {targets!r}")
+    confidence = clips_df["confidence"].to_numpy(dtype=np.float64)
+    keep = confidence >= min_confidence
+    if max_clips > 0 and keep.sum() > max_clips:
+        order = np.argsort(-np.where(keep, confidence, -np.inf), kind="stable")[:max_clips]
+        keep = np.zeros_like(keep)
+        keep[order] = True
+    kept = clips_df[keep].reset_index(drop=True)
+    table = pd.DataFrame({
+        "filename": kept["filename"].astype(str), "key": kept["key"].astype(str),
+        "id": kept["id"].astype(str), "fold": -1, "weight": float(weight),
+        "confidence": kept["confidence"].astype(float), "label": kept["label"].astype(str)})
+    if targets == "hard":
+        values = (kept["label"].to_numpy()[:, None] == np.array(classes, dtype=object)[None, :])
+    else:
+        values = np.clip(kept[classes].to_numpy(dtype=np.float64), 0.0, 1.0) ** target_power
+        values = values / np.maximum(values.sum(axis=1, keepdims=True), 1e-12)
+    values = np.asarray(values, dtype=np.float32).reshape(len(kept), len(classes))
+    return pd.concat([table, pd.DataFrame(values, columns=pd.Index(classes, dtype=object))],
+                     axis=1)
+
+
+def clip_class_counts(clips_df: pd.DataFrame, pseudo_df: pd.DataFrame, classes: list[str]
+                      ) -> pd.DataFrame:
+    """Per class: clips the teacher's arg-max gives it (``n_scored``), those pseudo-labelled
+    with it (``n_clips``), their ratio (``share_kept``) and the class's mean top probability
+    over the scored clips; classes in output order."""
+    scored = clips_df["label"].astype(str).value_counts()
+    kept = pseudo_df["label"].astype(str).value_counts()
+    mean_top = clips_df.groupby(clips_df["label"].astype(str))["confidence"].mean()
+    df = pd.DataFrame({"primary_label": pd.Series(classes, dtype=object),
+                       "n_scored": [int(scored.get(c, 0)) for c in classes],
+                       "n_clips": [int(kept.get(c, 0)) for c in classes]})
+    df["share_kept"] = (df["n_clips"] / df["n_scored"].where(df["n_scored"] > 0)).round(4)
+    df["mean_confidence"] = [round(float(mean_top[c]), 4) if c in mean_top else np.nan
+                             for c in classes]
+    return df
+
+
 def member_folds(members: list[Member]) -> list[int]:
     """The CV fold of each member from its checkpoint name (``..._fold<k>_...``), -1 if none."""
     out = []
@@ -289,16 +461,33 @@ def soundscape_files(competition_dir: Path, labelled: set[str], mode: str, max_f
 
 def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
                    extra_windows: tuple[str, ...], init_checkpoint: str = "") -> TrainConfig:
-    """The teacher's nb02 recipe, turned into this round's student (see the module doc)."""
-    kept = tuple(p for p in teacher_cfg.extra_windows if Path(p.replace("{fold}", "0")).is_file())
+    """The teacher's nb02 recipe, turned into this round's student (see the module doc).
+
+    The task and its settings come with the teacher's config (``train_config.json``); the
+    student keeps the teacher's extra windows tables except earlier rounds' pseudo labels,
+    adds ``extra_windows``, the strong augmentation presets (without the in-batch
+    soundscape simulator on single-label tasks: it unions the mixed clips' labels) and does
+    not refit nb02's feature baseline (it never sees the pseudo labels; the models dataset
+    holds it).
+    """
+    # The teacher's own extra tables stay (e.g. nb02 trained with a subset); an earlier round's
+    # pseudo labels are replaced by this round's, not added to them (every window twice).
+    own = cfg.output_dir.resolve()
+    kept = tuple(p for p in teacher_cfg.extra_windows
+                 if Path(p.replace("{fold}", "0")).is_file()
+                 and not (Path(p).parent.resolve() == own
+                          and Path(p).name.startswith("pseudo_labels_soft")))
     changes: dict[str, Any] = {
         "input_root": cfg.input_root, "working_dir": str(round_dir),
         "dataset_slug": cfg.dataset_slug, "kaggle_user": cfg.kaggle_user,
         "extra_windows": (*kept, *extra_windows), "extra_repeats": cfg.pseudo_repeats,
-        "init_checkpoint": init_checkpoint,
+        "init_checkpoint": init_checkpoint, "feature_baseline": False,
     }
     if cfg.strong_augment:
-        changes["wave_augment"] = WaveAugmentConfig.strong()
+        wave = WaveAugmentConfig.strong()
+        if not teacher_cfg.task_spec.multilabel:
+            wave = dataclasses.replace(wave, p_simulate=0.0)
+        changes["wave_augment"] = wave
         changes["spec_augment"] = SpecAugmentConfig.strong()
     if cfg.student_epochs > 0:
         changes["epochs"] = cfg.student_epochs
@@ -310,12 +499,17 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
                                             if dataclasses.is_dataclass(v)})
 
 
-def _teacher_config(models_dir: Path) -> TrainConfig:
+def _teacher_config(models_dir: Path, task: str) -> TrainConfig:
     path = models_dir / "train_config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: nb03 trains students with the teacher's "
                                 "recipe; attach nb02's full output (it writes train_config.json)")
-    return config_from_dict(TrainConfig, json.loads(path.read_text()))
+    teacher = config_from_dict(TrainConfig, json.loads(path.read_text()))
+    if teacher.task != task:
+        raise ValueError(f"{path}: the teacher was trained for task {teacher.task!r}, but nb03 "
+                         f"runs {task!r}: pass --task {teacher.task} or attach the {task} "
+                         "models dataset")
+    return teacher
 
 
 def _device(name: str) -> torch.device:
@@ -325,7 +519,10 @@ def _device(name: str) -> torch.device:
 
 
 def _infer_config(cfg: PseudoConfig, device: torch.device) -> InferConfig:
-    return InferConfig(
+    """nb04's config for the teacher pass: the task's inference defaults (softmax or sigmoid,
+    ``test_dir``) with this stage's models, views and speed settings."""
+    return dataclasses.replace(
+        apply_task(InferConfig(), cfg.task),
         input_root=cfg.input_root, working_dir=cfg.working_dir, competition=cfg.competition,
         models_slug=cfg.models_slug, checkpoint_glob=cfg.checkpoint_glob, pseudo_slug="",
         combine=cfg.combine, tta=cfg.tta, batch_windows=cfg.batch_windows,
@@ -336,30 +533,64 @@ def _infer_config(cfg: PseudoConfig, device: torch.device) -> InferConfig:
 
 
 class _AudioCacher:
-    """``on_decoded`` hook: writes decoded soundscapes missing from nb01's cache to ``cache/``."""
+    """``on_decoded`` hook: writes decoded files missing from nb01's cache to ``cache/``.
 
-    def __init__(self, cache_dir: Path, sample_rate: int, skip: set[str], max_gb: float) -> None:
+    Keys are ``prefix`` + file name (the path relative to the competition folder). With
+    ``trim_padding`` the zeros that pad a file's last window are dropped, so a cached clip is
+    the decoded file (whole-clip tasks crop inside it).
+    """
+
+    def __init__(self, cache_dir: Path, sample_rate: int, skip: set[str], max_gb: float,
+                 prefix: str = SOUNDSCAPE_PREFIX, trim_padding: bool = False) -> None:
         self.writer = CacheWriter(cache_dir, sample_rate, shard_mb=256.0)
         self.skip = skip
+        self.prefix = prefix
+        self.trim_padding = trim_padding
         self.budget = int(max_gb * 2**30) - sum(
             int(p.stat().st_size) for p in cache_dir.glob("shard_*.npy"))
         self.full = False
 
     def __call__(self, item: DecodedFile) -> None:
-        key = SOUNDSCAPE_PREFIX + item.path.name
+        key = self.prefix + item.path.name
         if self.full or key in self.skip or key in self.writer or item.windows is None:
             return
         wave = item.windows.reshape(-1)
+        if self.trim_padding:
+            wave = np.trim_zeros(wave, "b")
         if 2 * wave.size > self.budget:
             self.full = True
-            log.warning("audio cache reached cache_max_gb; later soundscapes are decoded on the "
-                        "fly when students train")
+            log.warning("audio cache reached cache_max_gb; later files are decoded on the fly "
+                        "when students train")
             return
         self.budget -= 2 * wave.size
         self.writer.add(key, wave, kind="pseudo")
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _prune_cache(cache_dir: Path, keep: set[str]) -> None:
+    """Rewrite ``cache_dir`` with only the entries in ``keep`` (the clips the tables use)."""
+    if not (cache_dir / "index.csv").is_file():
+        return
+    cache = AudioCache(cache_dir)
+    keys = cache.keys()
+    if all(k in keep for k in keys):
+        return
+    tmp = cache_dir.with_name(cache_dir.name + ".pruned")
+    shutil.rmtree(tmp, ignore_errors=True)
+    rate = int(cache.index_df["sample_rate"].iloc[0])
+    with CacheWriter(tmp, rate, shard_mb=256.0) as writer:
+        for key in keys:
+            if key in keep:
+                entry = cache.entry(key)
+                writer.add(key, np.asarray(cache.get(key)), kind=entry.kind,
+                           start_seconds=entry.start_seconds)
+    del cache  # closes the memory maps before the folder goes
+    shutil.rmtree(cache_dir)
+    tmp.rename(cache_dir)
+    log.info("cache pruned to the %d pseudo-labelled clips (%d scored clips dropped)",
+             sum(k in keep for k in keys), sum(k not in keep for k in keys))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +603,8 @@ class _Scored:
     probs: np.ndarray  # ensemble (windows, classes)
     fold_probs: dict[int, np.ndarray]  # per teacher fold
     failed: list[str]
+    paths: list[Path]  # scored files, in order
+    file_ids: np.ndarray  # (windows,) index into paths
 
 
 def _score(cfg: PseudoConfig, members: list[Member], paths: list[Path], classes: list[str],
@@ -385,8 +618,10 @@ def _score(cfg: PseudoConfig, members: list[Member], paths: list[Path], classes:
         idx = [i for i, f in enumerate(folds) if f == k]
         fold_probs[k] = combine_models([predictions.scores[i] for i in idx],
                                        [predictions.covered[i] for i in idx],
-                                       [members[i].weight for i in idx], cfg.combine)
-    return _Scored(window_frame(predictions), probs, fold_probs, list(predictions.failed_files))
+                                       [members[i].weight for i in idx], cfg.combine,
+                                       cfg.task_spec)
+    return _Scored(window_frame(predictions), probs, fold_probs, list(predictions.failed_files),
+                   list(predictions.paths), predictions.file_ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +636,8 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     save_config(cfg, out / "pseudo_config.json")
     torch.set_num_threads(cfg.threads if cfg.threads > 0 else cpu_count())
     device = _device(cfg.device)
+    task = cfg.task_spec
+    whole_clip = task.windowing == "whole_clip"
     competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
     prep = load_prep(find_dataset_dir(cfg.input_root, cfg.prep_slug,
                                       must_contain="train_folds.csv"))
@@ -409,27 +646,45 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     labelled = set(prep.soundscape_df["filename"].astype(str))
     file_folds = {str(f): int(k) for f, k in zip(prep.soundscape_df["filename"],
                                                   prep.soundscape_df["fold"])}
-    pseudo_paths = soundscape_files(competition_dir, labelled, cfg.soundscapes, cfg.max_files)
-    labelled_paths = [p for p in list_test_files(competition_dir / "train_soundscapes")
-                      if p.name in labelled]
-    need_unlisted = "unlisted" in cfg.negative_sources and len(cfg.negative_thresholds) > 0
-    extra_paths = [p for p in labelled_paths if p not in pseudo_paths] if need_unlisted else []
-    log.info("nb03: %d soundscapes to label (%s), %d labelled ones scored for hard negatives; "
-             "%d rounds; teacher on %s", len(pseudo_paths), cfg.soundscapes, len(extra_paths),
-             cfg.rounds, device)
+    if whole_clip:
+        # The unlabelled audio of a whole-clip task is nb04's test folder.
+        audio_dir = _infer_config(cfg, device).test_dir
+        pseudo_paths = list_test_files(competition_dir / audio_dir, cfg.max_files)
+        extra_paths: list[Path] = []
+    else:
+        audio_dir = "train_soundscapes"
+        pseudo_paths = soundscape_files(competition_dir, labelled, cfg.soundscapes,
+                                        cfg.max_files)
+        labelled_paths = [p for p in list_test_files(competition_dir / audio_dir)
+                          if p.name in labelled]
+        need_unlisted = "unlisted" in cfg.negative_sources and len(cfg.negative_thresholds) > 0
+        extra_paths = ([p for p in labelled_paths if p not in pseudo_paths]
+                       if need_unlisted else [])
+    prefix = f"{audio_dir.strip('/')}/"
+    if whole_clip:
+        log.info("nb03: %d %s clips to label (top probability >= %g, %s targets); %d rounds; "
+                 "teacher on %s", len(pseudo_paths), audio_dir, cfg.min_confidence,
+                 cfg.clip_targets, cfg.rounds, device)
+    else:
+        log.info("nb03: %d soundscapes to label (%s), %d labelled ones scored for hard "
+                 "negatives; %d rounds; teacher on %s", len(pseudo_paths), cfg.soundscapes,
+                 len(extra_paths), cfg.rounds, device)
     if not pseudo_paths:
-        log.warning("no soundscape to label in %s", competition_dir / "train_soundscapes")
+        log.warning("no audio to label in %s", competition_dir / audio_dir)
 
     teacher_dir, teacher_glob = models_dir, cfg.checkpoint_glob
-    teacher_cfg = _teacher_config(models_dir) if cfg.train_student and cfg.rounds else None
-    rounds_rows = [_teacher_row(models_dir)]
+    teacher_cfg = (_teacher_config(models_dir, cfg.task) if cfg.train_student and cfg.rounds
+                   else None)
+    rounds_rows = [_teacher_row(models_dir, task)]
     subsets_df = pd.DataFrame(columns=["name", "rows", "path"])
     figures: dict[str, Path] = {}
     summary: dict[str, Any] = {}
     last_student_dir: Path | None = None
+    final = 1
     for r in range(1, max(1, cfg.rounds) + 1):
+        final = r
         members = load_members(find_checkpoints(teacher_dir, teacher_glob), classes,
-                               root=teacher_dir)
+                               root=teacher_dir, window_seconds=task.window_seconds)
         soft_path = out / f"pseudo_labels_soft_r{r}.csv"
         summary_path = out / f"pseudo_summary_r{r}.json"
         if summary_path.is_file() and soft_path.is_file():
@@ -440,20 +695,29 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
             cacher = None
             if cfg.cache_audio:
                 cacher = _AudioCacher(out / "cache", members[0].frontend_cfg.sample_rate,
-                                      set(prep.index_df["key"]), cfg.cache_max_gb)
+                                      set(prep.index_df["key"]), cfg.cache_max_gb, prefix,
+                                      trim_padding=whole_clip)
             try:
                 scored = _score(cfg, members, [*pseudo_paths, *(extra_paths if r == 1 else [])],
                                 classes, device, cacher)
             finally:
                 if cacher is not None:
                     cacher.close()
-            names = {p.name for p in pseudo_paths}
-            in_pseudo = scored.windows_df["filename"].isin(names).to_numpy()
+            teacher = [m.name for m in members]
+            if whole_clip:
+                summary = _write_clip_round(cfg, r, scored, prefix, classes, teacher, out)
+            else:
+                names = {p.name for p in pseudo_paths}
+                in_pseudo = scored.windows_df["filename"].isin(names).to_numpy()
+                summary = _write_round(cfg, r, scored, in_pseudo, classes, file_folds, teacher,
+                                       out)
             if r == 1:
                 subsets_df = _write_subsets(cfg, prep, models_dir, scored, labelled, out)
-            summary = _write_round(cfg, r, scored, in_pseudo, classes, file_folds,
-                                   [m.name for m in members], out)
         if not (cfg.train_student and cfg.rounds):
+            break
+        if not _students_have_labels(out, r, cfg.pseudo_targets, prep.n_folds):
+            log.warning("round %d: no pseudo label (nothing reached min_confidence=%g): no "
+                        "student is trained", r, cfg.min_confidence)
             break
         assert teacher_cfg is not None
         round_dir = out / "rounds" / f"r{r}"
@@ -471,20 +735,18 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                  ", warm start" if init else "")
         result = run_training(student_cfg)
         rounds_rows.append({"round": r, "model": f"student r{r}",
-                            "oof_soundscape_auc": result.report.get("oof_soundscape_auc"),
-                            "mean_fold_soundscape_auc": result.report.get(
-                                "mean_fold_soundscape_auc"),
+                            **_round_scores(task, result.report),
                             "folds": ",".join(map(str, result.report.get("folds_done", []))),
                             "checkpoints_dir": str(round_dir.relative_to(out))})
         teacher_cfg, teacher_dir, teacher_glob = student_cfg, round_dir, "*_best.pt"
         last_student_dir = round_dir
 
-    final = max(1, cfg.rounds) if cfg.train_student and cfg.rounds else 1
+    hard_name = _hard_name(cfg)
     for suffix in ("", *(f"_fold{k}" for k in range(prep.n_folds))):
         src = out / f"pseudo_labels_soft_r{final}{suffix}.csv"
         if src.is_file():
             shutil.copyfile(src, out / f"pseudo_labels_soft{suffix}.csv")
-    for name in (f"pseudo_labels_hard_t{_pct(cfg.threshold)}.csv", "pseudo_class_counts.csv"):
+    for name in (hard_name, "pseudo_class_counts.csv", CLIP_PROBS_NAME):
         src = out / f"r{final}_{name}"
         if src.is_file():
             shutil.copyfile(src, out / name)
@@ -495,38 +757,149 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     rounds_df.to_csv(out / "rounds_summary.csv", index=False)
     soft_df = comp.read_csv_str(out / SOFT_NAME)
     soft_df[classes] = soft_df[classes].astype(float)
-    hard_df = comp.read_csv_str(out / f"pseudo_labels_hard_t{_pct(cfg.threshold)}.csv")
+    hard_df = comp.read_csv_str(out / hard_name)
     counts_df = comp.read_csv_str(out / "pseudo_class_counts.csv")
-    figures["confidence_histogram"] = save_figure(
-        plots.confidence_histogram(soft_df["confidence"].astype(float).to_numpy(),
-                                   cfg.threshold, title=f"round {final} teacher"),
-        out / "figures" / "confidence_histogram.png")
+    clips_df = None
+    if whole_clip:
+        clips_df = comp.read_csv_str(out / CLIP_PROBS_NAME)
+        clips_df[[*classes, "confidence"]] = clips_df[[*classes, "confidence"]].astype(float)
+        counts_df[["n_scored", "n_clips"]] = counts_df[["n_scored", "n_clips"]].astype(int)
+        figures["confidence_histogram"] = save_figure(
+            plots.confidence_histogram(clips_df["confidence"].to_numpy(), cfg.min_confidence,
+                                       title=f"round {final} teacher", unit="clip"),
+            out / "figures" / "confidence_histogram.png")
+        figures["pseudo_labels_per_class"] = save_figure(
+            plots.pseudo_clip_counts(counts_df, cfg.min_confidence, title=f"(round {final})"),
+            out / "figures" / "pseudo_labels_per_class.png")
+        if cfg.cache_audio:
+            _prune_cache(out / "cache", _table_keys(out))
+    else:
+        figures["confidence_histogram"] = save_figure(
+            plots.confidence_histogram(soft_df["confidence"].astype(float).to_numpy(),
+                                       cfg.threshold, title=f"round {final} teacher"),
+            out / "figures" / "confidence_histogram.png")
     if (out / "subsets_summary.csv").is_file():
         subsets_df = comp.read_csv_str(out / "subsets_summary.csv")
-    write_dataset_metadata(out, cfg.dataset_slug, "BirdCLEF 2026 pseudo labels (nb03)",
-                           cfg.kaggle_user)
+    write_dataset_metadata(out, cfg.dataset_slug,
+                           f"{task.name} pseudo labels (nb03)" if whole_clip
+                           else "BirdCLEF 2026 pseudo labels (nb03)", cfg.kaggle_user)
+    students = sorted(p.name for p in out.glob("*_student_fold*_best.pt"))
     summary = {**summary, "rounds": cfg.rounds if cfg.train_student else 0,
-               "students": sorted(p.name for p in out.glob("*_student_fold*_best.pt")),
+               "rounds_with_students": len(rounds_rows) - 1, "students": students,
                "seconds": round(time.time() - t0, 1)}
     (out / "pseudo_report.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    log.info("nb03 done in %.0f s: %s", time.time() - t0, {
-        k: summary.get(k) for k in ("n_windows", "n_windows_with_positive", "students")})
+    shown = (("n_clips_scored", "n_clips", "share_kept", "students") if whole_clip
+             else ("n_windows", "n_windows_with_positive", "students"))
+    log.info("nb03 done in %.0f s: %s", time.time() - t0, {k: summary.get(k) for k in shown})
     return PseudoResult(out, soft_df, hard_df, counts_df, summary, rounds_df, subsets_df,
-                        figures)
+                        figures, clips_df)
 
 
 def _pct(value: float) -> str:
     return f"{int(round(100 * value)):03d}"
 
 
-def _teacher_row(models_dir: Path) -> dict[str, Any]:
+def _hard_name(cfg: PseudoConfig) -> str:
+    """The hard-label view: 0/1 at ``threshold`` (windows), or the one-hot arg-max (clips)."""
+    if cfg.task_spec.windowing == "whole_clip":
+        return "pseudo_labels_hard.csv"
+    return f"pseudo_labels_hard_t{_pct(cfg.threshold)}.csv"
+
+
+def _students_have_labels(out: Path, r: int, mode: str, n_folds: int) -> bool:
+    """True when a table the students of round ``r`` read (``mode``: the per-fold ones, or
+    the ensemble's) has a row. No per-fold table at all (teachers without a fold in their
+    names) is left to nb02 to report."""
+    if mode == "fold":
+        paths = [p for p in (out / f"pseudo_labels_soft_r{r}_fold{k}.csv" for k in range(n_folds))
+                 if p.is_file()]
+        if not paths:
+            return True
+    else:
+        paths = [out / f"pseudo_labels_soft_r{r}.csv"]
+    return any(len(comp.read_csv_str(p)) for p in paths)
+
+
+def _table_keys(out: Path) -> set[str]:
+    """Every ``key`` of the pseudo-label tables in ``out`` (all rounds, ensemble and folds)."""
+    keys: set[str] = set()
+    for path in out.glob("pseudo_labels_soft*.csv"):
+        keys.update(comp.read_csv_str(path)["key"].astype(str))
+    return keys
+
+
+def _round_scores(task: TaskSpec, report: dict[str, Any]) -> dict[str, Any]:
+    """A training report's validation score, by the task's validation: out of fold over the
+    finished folds and the mean of the folds' best epochs.
+
+    Windowed tasks: ``oof_soundscape_auc``, ``mean_fold_soundscape_auc``. Whole-clip tasks:
+    ``oof_<metric>`` (the CNN's: nb02's report also scores its feature models and blend) and
+    ``mean_fold_val_<metric>``, the score that chose each fold's epoch.
+    """
+    if task.windowing == "whole_clip":
+        oof = report.get(f"oof_{task.metric}")
+        return {f"oof_{task.metric}": oof.get("cnn") if isinstance(oof, dict) else oof,
+                f"mean_fold_val_{task.metric}": report.get(f"mean_fold_val_{task.metric}")}
+    return {"oof_soundscape_auc": report.get("oof_soundscape_auc"),
+            "mean_fold_soundscape_auc": report.get("mean_fold_soundscape_auc")}
+
+
+def _teacher_row(models_dir: Path, task: TaskSpec) -> dict[str, Any]:
     report_path = models_dir / "train_report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    return {"round": 0, "model": "teacher (nb02)",
-            "oof_soundscape_auc": report.get("oof_soundscape_auc"),
-            "mean_fold_soundscape_auc": report.get("mean_fold_soundscape_auc"),
+    return {"round": 0, "model": "teacher (nb02)", **_round_scores(task, report),
             "folds": ",".join(map(str, report.get("folds_done", []))),
             "checkpoints_dir": str(models_dir)}
+
+
+def _write_clip_round(cfg: PseudoConfig, r: int, scored: _Scored, prefix: str,
+                      classes: list[str], teacher: list[str], out: Path) -> dict[str, Any]:
+    """Whole-clip tasks: every scored clip, the pseudo-label tables (ensemble and per fold),
+    the one-hot view, class counts and the summary of round r."""
+    keys = [prefix + p.name for p in scored.paths]
+    n = len(keys)
+    clips = clip_probs_table(keys, pool_clips(scored.probs, scored.file_ids, n), classes)
+    clips.to_csv(out / f"r{r}_{CLIP_PROBS_NAME}", index=False, float_format="%.5g")
+    kwargs = dict(min_confidence=cfg.min_confidence, targets=cfg.clip_targets,
+                  target_power=cfg.target_power, max_clips=cfg.max_windows,
+                  weight=cfg.pseudo_weight)
+    soft = clip_pseudo_label_table(clips, classes, **kwargs)
+    soft.to_csv(out / f"pseudo_labels_soft_r{r}.csv", index=False, float_format="%.5g")
+    per_fold = {}
+    for k, probs in scored.fold_probs.items():
+        fold_clips = clip_probs_table(keys, pool_clips(probs, scored.file_ids, n), classes)
+        table = clip_pseudo_label_table(fold_clips, classes, **kwargs)
+        table.to_csv(out / f"pseudo_labels_soft_r{r}_fold{k}.csv", index=False,
+                     float_format="%.5g")
+        per_fold[k] = len(table)
+    hard = soft.copy()
+    hard[classes] = (soft["label"].to_numpy()[:, None]
+                     == np.array(classes, dtype=object)[None, :]).astype(np.int8)
+    hard.to_csv(out / f"r{r}_{_hard_name(cfg)}", index=False, float_format="%.5g")
+    counts = clip_class_counts(clips, soft, classes)
+    counts.to_csv(out / f"r{r}_pseudo_class_counts.csv", index=False)
+    pd.DataFrame({"error": scored.failed}).to_csv(out / "pseudo_bad_files.csv", index=False)
+    for error in scored.failed:
+        log.warning("clip skipped: %s", error)
+    summary = {
+        "round": r, "teacher": teacher, "n_teacher_models": len(teacher),
+        "audio_dir": prefix.rstrip("/"), "n_files": n, "n_failed_files": len(scored.failed),
+        "n_clips_scored": int(len(clips)), "n_clips": int(len(soft)),
+        "share_kept": round(len(soft) / len(clips), 4) if len(clips) else None,
+        "min_confidence": cfg.min_confidence, "clip_targets": cfg.clip_targets,
+        "target_power": cfg.target_power,
+        "mean_confidence": float(soft["confidence"].mean()) if len(soft) else None,
+        "mean_confidence_scored": float(clips["confidence"].mean()) if len(clips) else None,
+        "pseudo_labels_per_class": dict(zip(counts["primary_label"],
+                                            counts["n_clips"].astype(int).tolist())),
+        "pseudo_targets": cfg.pseudo_targets, "per_fold_tables": sorted(scored.fold_probs),
+        "n_clips_per_fold_table": {str(k): v for k, v in sorted(per_fold.items())},
+    }
+    (out / f"pseudo_summary_r{r}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("round %d pseudo labels: %d of %d clips with a top probability >= %g (%s)", r,
+             len(soft), len(clips), cfg.min_confidence,
+             ", ".join(f"{c} {v}" for c, v in summary["pseudo_labels_per_class"].items()))
+    return summary
 
 
 def _write_round(cfg: PseudoConfig, r: int, scored: _Scored, in_pseudo: np.ndarray,
@@ -568,7 +941,16 @@ def _write_round(cfg: PseudoConfig, r: int, scored: _Scored, in_pseudo: np.ndarr
 
 def _write_subsets(cfg: PseudoConfig, prep: PrepData, models_dir: Path, scored: _Scored,
                    labelled: set[str], out: Path) -> pd.DataFrame:
-    """Curated positive and hard-negative subsets from the nb02 teacher (see common.subsets)."""
+    """Curated positive and hard-negative subsets from the nb02 teacher (see common.subsets).
+
+    Multi-label tasks only: both are made of per-species scores (a focal clip's own-label
+    score, windows known to hold none of the species); a single-label task gets none.
+    """
+    if not cfg.task_spec.multilabel:
+        log.info("subsets skipped: curated positives and hard negatives are multi-label notions "
+                 "(per-species scores of focal clips and of windows with no species); the "
+                 "single-label task %r has neither", cfg.task)
+        return pd.DataFrame(columns=["name", "rows", "path"])
     classes = prep.classes
     tables: dict[str, pd.DataFrame] = {}
     oof_path = models_dir / "oof_focal.csv"

@@ -15,9 +15,15 @@ from common.config import running_in_notebook
 
 
 def show_table(df: pd.DataFrame, max_rows: int = 30, title: str = "") -> None:
-    """Display ``df`` (HTML in a notebook, aligned text in a script), at most ``max_rows``."""
+    """Display ``df`` (HTML in a notebook, aligned text in a script), at most ``max_rows``.
+
+    A table without rows prints one line saying so (with its columns), in both modes.
+    """
     if title:
         print(title)
+    if df.empty:
+        print(f"(no rows; columns: {', '.join(map(str, df.columns))})")
+        return
     if running_in_notebook():
         from IPython.display import display
 

@@ -1,5 +1,8 @@
 """nb02, training: K-fold SED models on focal clips plus labelled soundscape windows.
 
+The task (``cfg.task_spec``, :mod:`common.task`) decides what is validated and how; BirdCLEF
+(multi-label, scored per 5-s window) first:
+
 For every requested fold k the model trains on focal clips and labelled soundscape windows of
 the other folds (plus nb01's always-train rare species and any extra windows tables), and is
 validated each epoch on
@@ -23,6 +26,15 @@ Outputs in the working dir (published as the ``models`` dataset):
   deleted once the fold is done (``keep_resume_state``). A stopped session (Kaggle's 12 h) run
   again with the same working dir continues where it stopped; ``--folds`` splits a run across
   sessions.
+
+Whole-clip tasks (the mashup genres: single-label, one answer per 30-s clip) train on random
+5-s crops of their training clips (softmax, cross-entropy) and validate each epoch on every 5-s
+window of the fold's held-out clips, the window probabilities pooled per clip (mean) and scored
+with the task metric (``val_macro_f1``, which picks the best epoch; ``val_accuracy`` is
+reported). Their outputs replace the soundscape files by ``oof_clips.csv`` (key, fold, one
+probability per class), ``per_class_f1.csv``, ``model_scores.csv``, confusion matrices and, with
+``feature_baseline``, the feature models and the OOF blend of :mod:`common.baselines`
+(``features.csv``, ``oof_<model>.csv``, ``blend.json``).
 
 Several GPUs: folds train in parallel, one process per GPU (``parallel_processes``), each
 pinned with ``CUDA_VISIBLE_DEVICES``. Folds are independent, so this needs no gradient sync
@@ -53,7 +65,7 @@ import torch
 from timm.utils import ModelEmaV3
 from tqdm.auto import tqdm
 
-from common import plots
+from common import baselines, plots
 from common.augment import SpecAugment, SpecAugmentConfig, WaveAugment, WaveAugmentConfig
 from common.checkpoint import load_checkpoint, save_checkpoint
 from common.config import StageConfig, config_from_dict, config_to_dict, param, save_config
@@ -63,10 +75,12 @@ from common.data import (
     WindowDataset,
     WindowItems,
     background_windows,
+    clip_window_items,
     focal_items,
     load_prep,
     loader_workers,
     make_loader,
+    pool_clip_probs,
     read_extra_windows,
     soundscape_eval_items,
     soundscape_items,
@@ -78,17 +92,19 @@ from common.metrics import macro_auc_array, macro_roc_auc, per_class_auc
 from common.model import BirdModel, ModelConfig, build_model, param_groups_lrd
 from common.paths import find_competition_dir, find_dataset_dir
 from common.plots import save_figure
-from common.runtime import seed_everything
+from common.runtime import resolve_workers, seed_everything
+from common.task import TaskSpec, activation, loss_name_for
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "TrainResult", "run_training", "train_fold", "summarize_run",
            "backbone_short_name", "checkpoint_path", "resolve_folds", "class_balance_weights",
-           "extra_windows_path"]
+           "extra_windows_path", "check_config", "predict"]
 
 # Fields that may differ between the session that wrote a resume state and the one resuming.
 _RESUME_FREE = {"preset", "input_root", "working_dir", "folds", "workers", "parallel_processes",
-                "session_epochs", "session_hours", "kaggle_user", "keep_resume_state"}
+                "session_epochs", "session_hours", "kaggle_user", "keep_resume_state",
+                "feature_baseline", "feature_models", "feature_workers"}
 
 
 @dataclass(frozen=True)
@@ -114,11 +130,15 @@ class TrainConfig(StageConfig):
     seed: int = param(42, "seed of init, data order, crops and augmentation")
     workers: int = param(-1, "DataLoader workers per process (-1 = from the CPU count)")
     max_steps_per_epoch: int = param(0, "cap on steps per epoch (0 = full epoch); for smoke runs")
-    loss: str = param("asl", "loss: asl (asymmetric), bce or focal")
+    loss: str = param("asl", "loss: asl (asymmetric), bce or focal for multi-label tasks, "
+                      "cross_entropy for single-label ones ('' = the task's default)")
     asl_gamma_neg: float = param(4.0, "ASL focusing on negatives")
     asl_gamma_pos: float = param(0.0, "ASL focusing on positives")
     asl_clip: float = param(0.05, "ASL probability margin for negatives")
     focal_gamma: float = param(2.0, "focal loss gamma")
+    label_smoothing: float = param(
+        0.0, "cross_entropy label smoothing eps (target (1-eps) y + eps/classes); multi-label "
+        "tasks smooth with wave_augment.label_smoothing instead")
     secondary_mode: str = param("soft", "secondary labels: soft (target value) or mask (no loss)")
     secondary_value: float = param(0.5, "target of a secondary label in soft mode")
     use_soundscapes: bool = param(True, "train on labelled soundscape windows of other folds")
@@ -145,6 +165,14 @@ class TrainConfig(StageConfig):
     checkpoint_selection: str = param(
         "best", "epoch saved as *_best.pt: 'best' (highest validation score) or 'last' (when the "
         "validation set is too small to choose by, e.g. the demo's 24 windows per fold)")
+    feature_baseline: bool = param(
+        True, "single-label tasks: also fit the feature models on the same folds and blend them "
+        "with the CNN on OOF predictions (common.baselines)")
+    feature_models: tuple[str, ...] = param(
+        ("logreg", "extra_trees"),
+        "feature models of the baseline (keys of common.features.MODEL_BUILDERS)")
+    feature_workers: int = param(
+        -1, "processes computing the baseline's clip features (-1 = every CPU, 1 = in process)")
     frontend: FrontendConfig = param(FrontendConfig(), "waveform -> spectrogram settings")
     model: ModelConfig = param(ModelConfig(), "backbone and head settings")
     wave_augment: WaveAugmentConfig = param(WaveAugmentConfig(), "waveform augmentation")
@@ -169,7 +197,30 @@ class TrainConfig(StageConfig):
             "max_steps_per_epoch": 3, "amp": False, "workers": 0, "session_hours": 0.0,
             "model.backbone": "test_efficientnet", "model.drop_path_rate": 0.0,
             "model.head_hidden": 32, "frontend.n_mels": 32, "frontend.n_fft": 512,
-            "frontend.hop_length": 640,
+            "frontend.hop_length": 640, "feature_workers": 1,
+        },
+    }
+
+    # Per-task defaults (common.config.apply_task), applied after the preset.
+    TASK_OVERRIDES: ClassVar[dict[str, dict[str, Any]]] = {
+        "messy-mashup": {
+            "competition": "messy-mashup", "prep_slug": "messy-mashup-prep",
+            "dataset_slug": "messy-mashup-models",
+            # One genre per clip: softmax + cross-entropy (common.task.loss_name_for).
+            "loss": "cross_entropy",
+            # The test mashups are 22.05 kHz: the mel tops out at Nyquist (11.025 kHz) and
+            # reaches down to the bass; n_fft 2048 / hop 512 are librosa's music defaults
+            # (93 ms / 23 ms, 216 frames per 5 s).
+            "frontend.sample_rate": 22050, "frontend.f_min": 20.0, "frontend.f_max": 11025.0,
+            # No labelled soundscapes, and the in-batch simulator unions labels (multi-label
+            # only); real background (nb01's cached noise clips) stays on: it is the test
+            # domain's noise.
+            "use_soundscapes": False, "wave_augment.p_simulate": 0.0,
+            # The genre is everywhere in a mashup: any 5 s is as good as the loudest 5 s.
+            "crop_mode": "random",
+            # Whole held-out clips (hundreds per fold) can pick the epoch, unlike the BirdCLEF
+            # demo's few soundscape windows that made the cpu preset keep the last one.
+            "checkpoint_selection": "best",
         },
     }
 
@@ -182,10 +233,23 @@ class TrainResult:
     output_dir: Path
     log_df: pd.DataFrame  # one row per fold and epoch
     fold_summary_df: pd.DataFrame  # one row per fold: best epoch, scores, checkpoint names
-    oof_df: pd.DataFrame  # soundscape OOF: row_id, filename, start_seconds, species..., fold
-    per_class_df: pd.DataFrame  # species, oof soundscape AUC, focal AUC
+    # OOF probabilities: soundscape windows (row_id, key, start_seconds, species..., fold), or
+    # for whole-clip tasks one row per clip (key, fold, classes...)
+    oof_df: pd.DataFrame
+    # per class: soundscape and focal AUC, or for whole-clip tasks F1 of every model
+    per_class_df: pd.DataFrame
     report: dict[str, Any]
     figures: dict[str, Path]
+    # whole-clip tasks: one row per model (cnn, feature models, blend) with its OOF scores
+    model_scores_df: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+
+    @property
+    def weakest_classes_df(self) -> pd.DataFrame:
+        """``per_class_df`` sorted by the score that matters (soundscape AUC or CNN F1), worst
+        first."""
+        column = next((c for c in ("oof_soundscape_auc", "f1_cnn") if c in self.per_class_df),
+                      None)
+        return self.per_class_df.sort_values(column) if column else self.per_class_df
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +288,51 @@ def resolve_folds(cfg: TrainConfig, n_folds: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(cfg.folds))
 
 
+def _whole_clip(cfg: TrainConfig) -> bool:
+    """True when the task scores one answer per clip (validation pools windows per clip)."""
+    return cfg.task_spec.windowing == "whole_clip"
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse settings that do not fit the task, naming the fix (before anything is trained).
+
+    The loss must fit the label mode (:func:`common.task.loss_name_for`). Single-label tasks
+    cannot use what makes multi-label targets: the in-batch soundscape simulator (it unions the
+    mixed clips' labels), binary label smoothing, labelled soundscape windows.
+    """
+    task = cfg.task_spec
+    loss_name_for(task, cfg.loss)
+    if cfg.checkpoint_selection not in ("best", "last"):
+        raise ValueError(f"checkpoint_selection must be 'best' or 'last', got "
+                         f"{cfg.checkpoint_selection!r}")
+    if task.multilabel:
+        if cfg.label_smoothing > 0:
+            raise ValueError("label_smoothing is cross_entropy's (single-label); for the "
+                             f"multi-label task {task.name!r} set wave_augment.label_smoothing")
+        if _whole_clip(cfg):
+            raise ValueError(f"task {task.name!r}: whole-clip validation is implemented for "
+                             "single-label tasks only")
+        return
+    problems = []
+    if cfg.wave_augment.p_simulate > 0:
+        problems.append("wave_augment.p_simulate=0 (the soundscape simulator unions labels)")
+    if cfg.wave_augment.label_smoothing > 0:
+        problems.append("wave_augment.label_smoothing=0 (binary smoothing; use label_smoothing)")
+    if cfg.use_soundscapes:
+        problems.append("use_soundscapes=false (soundscape windows are multi-label)")
+    if problems:
+        raise ValueError(f"the single-label task {task.name!r} needs " + ", ".join(problems))
+
+
+def _check_sample_rate(cfg: TrainConfig, prep: PrepData) -> None:
+    """The cache must hold audio at the frontend's rate: slices are cut in samples."""
+    rates = sorted({int(r) for r in prep.index_df["sample_rate"]})
+    if rates and rates != [cfg.frontend.sample_rate]:
+        raise ValueError(f"{prep.cache_dir} holds audio at {rates} Hz but frontend.sample_rate "
+                         f"is {cfg.frontend.sample_rate}: run nb01 and nb02 with the same task "
+                         "(or set --frontend.sample-rate to the cache's rate)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Data of one fold.
 
@@ -236,6 +345,7 @@ class FoldData:
     val_soundscapes: WindowItems  # every window of the held-out labelled soundscapes
     val_focal: WindowItems  # held-out focal clips
     background_df: pd.DataFrame  # key, start_seconds
+    val_clips: WindowItems | None = None  # whole-clip tasks: every window of held-out clips
 
 
 def fold_data(cfg: TrainConfig, prep: PrepData, fold: int) -> FoldData:
@@ -264,7 +374,11 @@ def fold_data(cfg: TrainConfig, prep: PrepData, fold: int) -> FoldData:
     sc_val = soundscape_eval_items(sc_df, prep.index_df, classes, val_files)
     bg = (background_windows(sc_df, prep.index_df, exclude_files=val_files)
           if cfg.background_mixing else pd.DataFrame(columns=["key", "start_seconds"]))
-    return FoldData(train, sc_val, focal_val, bg)
+    clips_val = None
+    if _whole_clip(cfg):
+        clips_val = clip_window_items(prep.train_df[folds == fold], prep.index_df, classes,
+                                      cfg.frontend.clip_seconds)
+    return FoldData(train, sc_val, focal_val, bg, clips_val)
 
 
 def extra_windows_path(path: str, fold: int) -> Path:
@@ -319,13 +433,17 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_s
 
 
 def build_criterion(cfg: TrainConfig) -> torch.nn.Module:
-    """The configured loss (:func:`common.losses.build_loss`)."""
-    if cfg.loss == "asl":
+    """The configured loss (:func:`common.losses.build_loss`), checked against the task
+    (:func:`common.task.loss_name_for`: a multi-label loss on a softmax task is an error)."""
+    name = loss_name_for(cfg.task_spec, cfg.loss)
+    if name == "asl":
         return build_loss("asl", gamma_neg=cfg.asl_gamma_neg, gamma_pos=cfg.asl_gamma_pos,
                           clip=cfg.asl_clip)
-    if cfg.loss == "focal":
+    if name == "focal":
         return build_loss("focal", gamma=cfg.focal_gamma)
-    return build_loss(cfg.loss)
+    if name == "cross_entropy":
+        return build_loss("cross_entropy", label_smoothing=cfg.label_smoothing)
+    return build_loss(name)
 
 
 def _amp_enabled(cfg: TrainConfig, device: torch.device) -> bool:
@@ -333,15 +451,17 @@ def _amp_enabled(cfg: TrainConfig, device: torch.device) -> bool:
 
 
 @torch.no_grad()
-def predict(model: BirdModel, loader, device: torch.device, amp: bool) -> np.ndarray:
-    """Sigmoid probabilities ``(rows, classes)`` for a loader, in the loader's order."""
+def predict(model: BirdModel, loader, device: torch.device, amp: bool,
+            task: TaskSpec) -> np.ndarray:
+    """Probabilities ``(rows, classes)`` for a loader, in the loader's order: the task's
+    activation of the clip logits (:func:`common.task.activation`: sigmoid or softmax)."""
     model.eval()
     out = []
     for batch in loader:
         wave = batch["wave"].to(device, non_blocking=True).float()
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
             logits = model(wave)["clip_logits"]
-        out.append(torch.sigmoid(logits.float()).cpu().numpy())
+        out.append(activation(task, logits.float()).cpu().numpy())
     n_classes = model.head.num_classes
     return np.concatenate(out) if out else np.zeros((0, n_classes), np.float32)
 
@@ -374,6 +494,114 @@ def focal_auc(items: WindowItems, probs: np.ndarray) -> float:
     if not scorable.any():
         return float("nan")
     return float(macro_auc_array(y, probs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of one fold, per task.
+
+
+class _WindowValidation:
+    """Multi-label tasks scored per 5-s window: the fold's held-out soundscape windows (the
+    competition metric) and held-out focal clips (energy crop); see the module docstring."""
+
+    def __init__(self, cfg: TrainConfig, data: FoldData, source: AudioSource, fold: int,
+                 classes: list[str]) -> None:
+        self.cfg, self.data, self.fold, self.classes = cfg, data, fold, classes
+        n = cfg.frontend.clip_samples
+        self.sc_ds = WindowDataset(data.val_soundscapes, source, n, train=False)
+        self.focal_ds = WindowDataset(data.val_focal, source, n, train=False)
+        self.n_sc_scored = int((data.val_soundscapes.targets >= 0.5).any(axis=0).sum())
+        self.selection = "val_soundscape_auc" if self.n_sc_scored else "val_focal_auc"
+        self.score_names = ("val_soundscape_auc", "val_focal_auc")
+        self._probs: tuple[np.ndarray, np.ndarray] | None = None
+
+    def describe(self) -> str:
+        return (f"{len(self.data.val_soundscapes)} soundscape windows ({self.n_sc_scored} "
+                f"species), {len(self.data.val_focal)} focal clips")
+
+    def warn_if_unscorable(self) -> None:
+        if not self.n_sc_scored:
+            log.warning("fold %d has no soundscape validation windows with a call: the best "
+                        "epoch is chosen by the focal-clip AUC instead", self.fold)
+
+    def evaluate(self, model: BirdModel, device: torch.device, amp: bool,
+                 workers: int) -> dict[str, float]:
+        bs, task = self.cfg.eval_batch_size, self.cfg.task_spec
+        sc_probs = predict(model, make_loader(self.sc_ds, bs, shuffle=False, workers=workers),
+                           device, amp, task)
+        focal_probs = predict(model, make_loader(self.focal_ds, bs, shuffle=False,
+                                                 workers=workers), device, amp, task)
+        self._probs = (sc_probs, focal_probs)
+        return {"val_soundscape_auc": soundscape_auc(self.data.val_soundscapes, sc_probs,
+                                                     self.classes),
+                "val_focal_auc": focal_auc(self.data.val_focal, focal_probs)}
+
+    def write_oof(self, fold_dir: Path) -> None:
+        assert self._probs is not None
+        _write_oof(fold_dir / "oof_soundscapes.csv", self.data.val_soundscapes, self._probs[0],
+                   self.classes, self.fold)
+        _write_oof(fold_dir / "oof_focal.csv", self.data.val_focal, self._probs[1],
+                   self.classes, self.fold)
+
+    def counts(self) -> dict[str, int]:
+        return {"n_val_soundscape_windows": len(self.data.val_soundscapes),
+                "n_val_focal_clips": len(self.data.val_focal)}
+
+
+class _ClipValidation:
+    """Whole-clip tasks: every 5-s window of the fold's held-out clips, probabilities pooled
+    per clip (mean) and scored with the task metric, which selects the epoch."""
+
+    def __init__(self, cfg: TrainConfig, data: FoldData, source: AudioSource, fold: int,
+                 classes: list[str]) -> None:
+        assert data.val_clips is not None
+        self.cfg, self.fold, self.classes = cfg, fold, classes
+        self.items = data.val_clips
+        self.ds = WindowDataset(self.items, source, cfg.frontend.clip_samples, train=False)
+        self.selection = f"val_{cfg.task_spec.metric}"
+        self.score_names = (self.selection, "val_accuracy")
+        self._pooled: tuple[list[str], np.ndarray] | None = None
+        first = ~self.items.table_df["key"].duplicated().to_numpy()
+        self._clip_targets = self.items.targets[first]  # (clips, classes), one row per key
+
+    @property
+    def n_clips(self) -> int:
+        return len(self._clip_targets)
+
+    def describe(self) -> str:
+        return f"{self.n_clips} clips ({len(self.items)} windows)"
+
+    def warn_if_unscorable(self) -> None:
+        if not self.n_clips:
+            log.warning("fold %d has no held-out clips: every epoch counts as the best", self.fold)
+
+    def evaluate(self, model: BirdModel, device: torch.device, amp: bool,
+                 workers: int) -> dict[str, float]:
+        probs = predict(model, make_loader(self.ds, self.cfg.eval_batch_size, shuffle=False,
+                                           workers=workers), device, amp, self.cfg.task_spec)
+        keys, pooled = pool_clip_probs(self.items.table_df["key"], probs)
+        self._pooled = (keys, pooled)
+        return baselines.clip_scores(self.cfg.task_spec, keys, self._clip_targets, pooled,
+                                     self.classes)
+
+    def write_oof(self, fold_dir: Path) -> None:
+        assert self._pooled is not None
+        keys, pooled = self._pooled
+        df = pd.DataFrame(pooled, columns=pd.Index(self.classes, dtype=object))
+        df.insert(0, "key", keys)
+        df.insert(1, "fold", self.fold)
+        df.to_csv(fold_dir / "oof_clips.csv", index=False)
+
+    def counts(self) -> dict[str, int]:
+        return {"n_val_clips": self.n_clips, "n_val_windows": len(self.items)}
+
+
+_SCORE_LABELS = {"val_soundscape_auc": "val soundscape AUC", "val_focal_auc": "focal AUC",
+                 "val_macro_f1": "val macro F1", "val_accuracy": "accuracy"}
+
+
+def _format_scores(scores: dict[str, float]) -> str:
+    return "  ".join(f"{_SCORE_LABELS.get(k, k)} {v:.4f}" for k, v in scores.items())
 
 
 def _warm_start(model: BirdModel, path: Path, classes: list[str]) -> None:
@@ -422,9 +650,7 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
     ``{"status": "interrupted", ...}`` when ``session_epochs`` or ``session_hours`` (counted from
     ``session_start``, a ``time.time()`` value; default now) stopped it early.
     """
-    if cfg.checkpoint_selection not in ("best", "last"):
-        raise ValueError(f"checkpoint_selection must be 'best' or 'last', got "
-                         f"{cfg.checkpoint_selection!r}")
+    check_config(cfg)
     t_session = time.time() if session_start is None else session_start
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     fold_dir = _fold_dir(cfg, fold)
@@ -433,32 +659,28 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
         log.info("fold %d: already done (%s), skipped", fold, done_path)
         return json.loads(done_path.read_text())
     fold_dir.mkdir(parents=True, exist_ok=True)
+    _check_sample_rate(cfg, prep)
     classes = prep.classes
     data = fold_data(cfg, prep, fold)
     source = _audio_source(cfg, prep)
     n = cfg.frontend.clip_samples
     workers = loader_workers(cfg.workers, n_processes)
     use_amp = _amp_enabled(cfg, device)
-    n_sc_scored = int((data.val_soundscapes.targets >= 0.5).any(axis=0).sum())
-    selection = "val_soundscape_auc" if n_sc_scored else "val_focal_auc"
-    log.info("fold %d: %d training rows (%d focal, %d soundscape, %d extra), validation: %d "
-             "soundscape windows (%d species), %d focal clips, %d background windows; device "
-             "%s, %d workers", fold, len(data.train),
+    validation = (_ClipValidation if _whole_clip(cfg) else _WindowValidation)(
+        cfg, data, source, fold, classes)
+    selection = validation.selection
+    log.info("fold %d: %d training rows (%d focal, %d soundscape, %d extra), validation: %s, "
+             "%d background windows; device %s, %d workers", fold, len(data.train),
              int((data.train.table_df["source"] == "focal").sum()),
              int((data.train.table_df["source"] == "soundscape").sum()),
              int(data.train.table_df["source"].str.startswith("extra:").sum()),
-             len(data.val_soundscapes), n_sc_scored, len(data.val_focal), len(data.background_df),
-             device, workers)
-    if not n_sc_scored:
-        log.warning("fold %d has no soundscape validation windows with a call: the best epoch "
-                    "is chosen by the focal-clip AUC instead", fold)
+             validation.describe(), len(data.background_df), device, workers)
+    validation.warn_if_unscorable()
     if not len(data.train):
         raise ValueError(f"fold {fold} has no training rows: check nb01's train_folds.csv")
 
     train_ds = WindowDataset(data.train, source, n, train=True, crop_mode=cfg.crop_mode,
                              background_df=data.background_df, seed=cfg.seed + 1000 * fold)
-    sc_ds = WindowDataset(data.val_soundscapes, source, n, train=False)
-    focal_ds = WindowDataset(data.val_focal, source, n, train=False)
 
     seed_everything(cfg.seed + fold)
     model = build_model(cfg.model, cfg.frontend, len(classes))
@@ -561,26 +783,19 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
             loss_count += 1
         lr = max(g["lr"] for g in optimizer.param_groups)
 
-        sc_probs = predict(eval_model, make_loader(sc_ds, cfg.eval_batch_size, shuffle=False,
-                                                   workers=workers), device, use_amp)
-        focal_probs = predict(eval_model, make_loader(focal_ds, cfg.eval_batch_size,
-                                                      shuffle=False, workers=workers),
-                              device, use_amp)
-        sc_auc = soundscape_auc(data.val_soundscapes, sc_probs, classes)
-        fc_auc = focal_auc(data.val_focal, focal_probs)
-        score = sc_auc if selection == "val_soundscape_auc" else fc_auc
+        scores = validation.evaluate(eval_model, device, use_amp, workers)
+        score = scores[selection]
         # An unscorable fold (NaN) keeps the latest epoch as its best.
         is_best = (cfg.checkpoint_selection == "last" or not math.isfinite(score)
                    or score > best_score)
         seconds = time.time() - t0
         last_epoch_seconds = seconds
         row = {"fold": fold, "epoch": epoch + 1, "lr": lr,
-               "train_loss": loss_sum / max(1, loss_count), "val_soundscape_auc": sc_auc,
-               "val_focal_auc": fc_auc, "selection": selection, "is_best": is_best,
-               "seconds": round(seconds, 2)}
+               "train_loss": loss_sum / max(1, loss_count), **scores, "selection": selection,
+               "is_best": is_best, "seconds": round(seconds, 2)}
         history.append(row)
-        metrics = {"epoch": epoch + 1, "val_soundscape_auc": sc_auc, "val_focal_auc": fc_auc,
-                   "selection": selection, "train_loss": row["train_loss"]}
+        metrics = {"epoch": epoch + 1, **scores, "selection": selection,
+                   "train_loss": row["train_loss"]}
         ckpt_kwargs = dict(classes=classes, model_cfg=cfg.model, frontend_cfg=cfg.frontend,
                            fold=fold, config=meta_config)
         if is_best:
@@ -588,9 +803,7 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
             best_epoch = epoch + 1
             save_checkpoint(checkpoint_path(cfg, fold, "best"), eval_model,
                             metrics={**metrics, "best": True}, **ckpt_kwargs)
-            _write_oof(fold_dir / "oof_soundscapes.csv", data.val_soundscapes, sc_probs, classes,
-                       fold)
-            _write_oof(fold_dir / "oof_focal.csv", data.val_focal, focal_probs, classes, fold)
+            validation.write_oof(fold_dir)
         save_checkpoint(checkpoint_path(cfg, fold, "last"), eval_model,
                         metrics={**metrics, "best": is_best}, **ckpt_kwargs)
         pd.DataFrame(history).to_csv(fold_dir / "history.csv", index=False)
@@ -608,21 +821,19 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
             state["cuda_rng"] = torch.cuda.get_rng_state(device)
         _atomic_torch_save(state, resume_path)
         epochs_this_session += 1
-        log.info("fold %d epoch %d/%d  lr %.2e  loss %.4f  val soundscape AUC %.4f  focal AUC "
-                 "%.4f%s  %.0f s", fold, epoch + 1, cfg.epochs, lr, row["train_loss"], sc_auc,
-                 fc_auc, "  (best)" if is_best else "", seconds)
+        log.info("fold %d epoch %d/%d  lr %.2e  loss %.4f  %s%s  %.0f s", fold, epoch + 1,
+                 cfg.epochs, lr, row["train_loss"], _format_scores(scores),
+                 "  (best)" if is_best else "", seconds)
 
     best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history
                     else {})
     summary = {
         "fold": fold, "status": "done", "epochs": cfg.epochs, "best_epoch": best_epoch,
         "selection": selection, "best_score": best_score if math.isfinite(best_score) else None,
-        "val_soundscape_auc": best_row.get("val_soundscape_auc"),
-        "val_focal_auc": best_row.get("val_focal_auc"),
+        **{name: best_row.get(name) for name in validation.score_names},
         "best_checkpoint": checkpoint_path(cfg, fold, "best").name,
         "last_checkpoint": checkpoint_path(cfg, fold, "last").name,
-        "n_train_rows": len(data.train), "n_val_soundscape_windows": len(data.val_soundscapes),
-        "n_val_focal_clips": len(data.val_focal),
+        "n_train_rows": len(data.train), **validation.counts(),
     }
     done_path.write_text(json.dumps(summary, indent=2, default=_json_float) + "\n")
     if not cfg.keep_resume_state:
@@ -718,11 +929,13 @@ def _prep_dir(cfg: TrainConfig) -> Path:
 
 def run_training(cfg: TrainConfig) -> TrainResult:
     """Run nb02 for the requested folds, then merge every finished fold's outputs."""
+    check_config(cfg)
     t0 = time.time()
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "train_config.json")
     prep = load_prep(_prep_dir(cfg))
+    _check_sample_rate(cfg, prep)
     folds = resolve_folds(cfg, prep.n_folds)
     n_processes = resolve_processes(cfg, len(folds))
     log.info("training %s on folds %s with %d process(es); %d classes", cfg.model.backbone,
@@ -744,6 +957,8 @@ def run_training(cfg: TrainConfig) -> TrainResult:
 
 def summarize_run(cfg: TrainConfig, prep: PrepData) -> TrainResult:
     """Merge the per-fold files of this backbone into the run's tables, plots and metadata."""
+    if _whole_clip(cfg):
+        return _summarize_clip_run(cfg, prep)
     out = cfg.output_dir
     short = backbone_short_name(cfg.model.backbone)
     fold_dirs = sorted((out / "folds").glob(f"{short}_fold*"))
@@ -817,7 +1032,60 @@ def summarize_run(cfg: TrainConfig, prep: PrepData) -> TrainResult:
         "checkpoints": sorted(p.name for p in out.glob(f"{short}_fold*_*.pt")),
     }
     log.info("training summary: %s", report)
-    return TrainResult(out, log_df, summary_df, oof_df, per_class_df, report, figures)
+    scores_df = pd.DataFrame([{"model": "cnn", "oof_macro_roc_auc": oof_auc,
+                               "n_windows": len(oof_df)}])
+    return TrainResult(out, log_df, summary_df, oof_df, per_class_df, report, figures, scores_df)
+
+
+def _summarize_clip_run(cfg: TrainConfig, prep: PrepData) -> TrainResult:
+    """:func:`summarize_run` of a whole-clip task: clip OOF, per-class F1, confusion matrices,
+    and the feature baseline with the OOF blend (:func:`common.baselines.report_clip_models`)."""
+    out = cfg.output_dir
+    short = backbone_short_name(cfg.model.backbone)
+    fold_dirs = sorted((out / "folds").glob(f"{short}_fold*"))
+    logs = [pd.read_csv(d / "history.csv") for d in fold_dirs if (d / "history.csv").is_file()]
+    oofs = [pd.read_csv(d / "oof_clips.csv", dtype={"key": str}) for d in fold_dirs
+            if (d / "oof_clips.csv").is_file()]
+    summaries = [json.loads((d / "done.json").read_text()) for d in fold_dirs
+                 if (d / "done.json").is_file()]
+    classes = prep.classes
+    selection = f"val_{cfg.task_spec.metric}"
+    log_df = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(
+        columns=["fold", "epoch", "lr", "train_loss", selection, "val_accuracy", "selection",
+                 "is_best", "seconds"])
+    oof_df = (pd.concat(oofs, ignore_index=True) if oofs
+              else pd.DataFrame(columns=["key", "fold", *classes]))[["key", "fold", *classes]]
+    summary_df = pd.DataFrame(summaries)
+    log_df.to_csv(out / "training_log.csv", index=False)
+    oof_df.to_csv(out / "oof_clips.csv", index=False)
+    summary_df.to_csv(out / "fold_summary.csv", index=False)
+
+    clip_report = baselines.report_clip_models(
+        prep, oof_df, out, task=cfg.task_spec,
+        feature_models=cfg.feature_models if cfg.feature_baseline else (),
+        workers=resolve_workers(cfg.feature_workers), seed=cfg.seed)
+    figures: dict[str, Path] = {}
+    if len(log_df):
+        figures["learning_curves"] = save_figure(
+            plots.training_curves(log_df, {
+                "train_loss": "training loss",
+                selection: f"{_SCORE_LABELS.get(selection, selection)} (clips)",
+                "val_accuracy": "val accuracy (clips)"}),
+            out / "figures" / "learning_curves.png")
+    figures.update(clip_report.figures)
+    write_dataset_metadata(out, cfg.dataset_slug, f"{cfg.task_spec.name} models (nb02)",
+                           cfg.kaggle_user)
+    report = {
+        "backbone": cfg.model.backbone,
+        "task": cfg.task_spec.name,
+        "folds_done": [int(s["fold"]) for s in summaries],
+        f"mean_fold_{selection}": _nanmean(summary_df.get(selection)),
+        **clip_report.report,
+        "checkpoints": sorted(p.name for p in out.glob(f"{short}_fold*_*.pt")),
+    }
+    log.info("training summary: %s", report)
+    return TrainResult(out, log_df, summary_df, oof_df, clip_report.per_class_df, report,
+                       figures, clip_report.scores_df)
 
 
 def _nanmean(values: pd.Series | None) -> float | None:

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# The main job: set up, generate the demo competition, run all stages on it (cpu preset),
-# and score the submission against the demo's answer key.
-# Usage: bash scripts/demo.sh [PRESET]   (PRESET: cpu (default), smoke, default)
+# The main job: set up, generate a demo competition, run all four stages on it, and score the
+# submission against the demo's answer key with the competition's metric.
+# Usage: bash scripts/demo.sh [PRESET] [TASK]
+#   PRESET: cpu (default), smoke, default
+#   TASK:   birdclef-2026 (default) or messy-mashup (the same four notebooks, other competition)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 preset="${1:-cpu}"
+task="${2:-birdclef-2026}"
 size=demo
 [ "$preset" = smoke ] && size=tiny
+case "$task" in
+  birdclef-2026) generator=common.synthetic; data="demo/$size" ;;
+  messy-mashup) generator=common.synthetic_mashup; data="demo/mashup-$size" ;;
+  *) echo "unknown task '$task': use birdclef-2026 or messy-mashup" >&2; exit 2 ;;
+esac
 # Generation is deterministic: an existing demo competition is reused. A stopped run resumes
 # where it was (every stage resumes); delete demo/ to start from scratch.
-if [ ! -f "demo/$size/answer_key/solution.csv" ]; then
-  rm -rf "demo/$size"
-  .venv/bin/python -m common.synthetic --out "demo/$size" --size "$size" --seed 0
+if [ ! -f "$data/answer_key/solution.csv" ]; then
+  rm -rf "$data"
+  .venv/bin/python -m "$generator" --out "$data" --size "$size" --seed 0
 fi
+run="demo/run-$preset"
+[ "$task" = birdclef-2026 ] || run="demo/run-$task-$preset"
 .venv/bin/python -m common.pipeline \
-  --competition-dir "demo/$size/birdclef-2026" \
-  --work-dir "demo/run-$preset" \
+  --task "$task" \
+  --competition-dir "$data/$task" \
+  --work-dir "$run" \
   --preset "$preset" \
-  --answer-key "demo/$size/answer_key/solution.csv"
+  --answer-key "$data/answer_key/solution.csv"

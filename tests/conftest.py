@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny synthetic competition per test session, and nb01 run on it once.
+"""Shared fixtures: one tiny synthetic competition per task and test session, nb01 run on each once.
 
 Everything is generated into pytest's temporary folders; nothing is written into tests/.
 """
@@ -12,11 +12,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_input_root(root: Path, competition_dir: Path) -> Path:
-    """A folder laid out like /kaggle/input with the competition linked in as birdclef-2026."""
+def make_input_root(root: Path, competition_dir: Path, name: str = "birdclef-2026") -> Path:
+    """A folder laid out like /kaggle/input with the competition linked in as ``name``."""
     input_root = root / "input"
     input_root.mkdir(parents=True, exist_ok=True)
-    link = input_root / "birdclef-2026"
+    link = input_root / name
     if not link.exists():
         link.symlink_to(competition_dir.resolve(), target_is_directory=True)
     return input_root
@@ -43,5 +43,34 @@ def prepped_input_root(tmp_path_factory, tiny_competition) -> Path:
     input_root = make_input_root(tmp_path_factory.mktemp("prepped"), competition_dir)
     cfg = replace_dotted(apply_preset(PrepConfig, "smoke"), {
         "input_root": str(input_root), "working_dir": str(input_root / "birdclef-2026-prep")})
+    run_prep(cfg)
+    return input_root
+
+
+@pytest.fixture(scope="session")
+def tiny_mashup_competition(tmp_path_factory):
+    """The tiny synthetic messy-mashup competition (``SyntheticMashupCompetition``: 3 songs per
+    genre, 6 noise clips, 10 test clips), generated once per session."""
+    from common.synthetic_mashup import generate_mashup_competition
+
+    return generate_mashup_competition(tmp_path_factory.mktemp("tiny_mashup"), size="tiny",
+                                       seed=0)
+
+
+@pytest.fixture(scope="session")
+def mashup_prepped_input_root(tmp_path_factory, tiny_mashup_competition) -> Path:
+    """An input root with the competition linked as ``messy-mashup`` where nb01 (smoke preset,
+    task messy-mashup: 2 folds, 1 mashup per genre and fold) has already run into
+    ``<root>/messy-mashup-prep``.
+
+    Read-only for tests: a test that writes must use its own working dir.
+    """
+    from common.config import apply_preset, apply_task, replace_dotted
+    from common.prep import PrepConfig, run_prep
+
+    input_root = make_input_root(tmp_path_factory.mktemp("mashup_prepped"),
+                                 tiny_mashup_competition.competition_dir, name="messy-mashup")
+    cfg = replace_dotted(apply_task(apply_preset(PrepConfig, "smoke"), "messy-mashup"), {
+        "input_root": str(input_root), "working_dir": str(input_root / "messy-mashup-prep")})
     run_prep(cfg)
     return input_root

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from common.config import (
+    StageConfig,
     build_parser,
     config_from_dict,
     config_to_dict,
@@ -107,3 +108,45 @@ def test_every_stage_config_shares_the_stage_fields():
         cfg = resolve_config(cls, "smoke", argv=["--input-root", "/in", "--working-dir", "/out"])
         assert (cfg.preset, cfg.input_root, str(cfg.output_dir)) == ("smoke", "/in", "/out")
         assert "--competition" in build_parser(cls).format_help()
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskStage(StageConfig):
+    lr: float = param(1e-3, "learning rate")
+    dataset_slug: str = param("birdclef-2026-prep", "output slug")
+    inner: Inner = param(Inner(), "frontend")
+
+    PRESETS = {"smoke": {"lr": 0.5}}
+    TASK_OVERRIDES = {"messy-mashup": {"dataset_slug": "messy-mashup-prep",
+                                       "inner.n_mels": 64, "lr": 0.1}}
+    TASK_PRESETS = {"messy-mashup": {"smoke": {"inner.mode": "pcen"}}}
+
+
+def test_task_defaults_apply_after_preset_and_before_overrides():
+    birds = resolve_config(TaskStage, "smoke", {}, argv=[])
+    assert (birds.task, birds.dataset_slug, birds.inner.n_mels) == (
+        "birdclef-2026", "birdclef-2026-prep", 128)
+    cfg = resolve_config(TaskStage, "smoke", {}, argv=[], task="messy-mashup")
+    assert cfg.task == "messy-mashup"
+    assert cfg.task_spec.metric == "macro_f1"
+    assert (cfg.dataset_slug, cfg.inner.n_mels, cfg.lr) == ("messy-mashup-prep", 64, 0.1)
+    assert cfg.inner.mode == "pcen"  # the task's own smoke value
+    assert resolve_config(TaskStage, "default", {}, argv=[], task="messy-mashup").inner.mode \
+        == "logmel"
+    # the notebook's OVERRIDES and the CLI still win over the task's defaults
+    cfg = resolve_config(TaskStage, "smoke", {"lr": 0.25}, argv=["--inner.n-mels", "32"],
+                         task="messy-mashup")
+    assert (cfg.lr, cfg.inner.n_mels, cfg.dataset_slug) == (0.25, 32, "messy-mashup-prep")
+
+
+def test_task_from_cli_or_overrides_wins_over_the_parameter():
+    cfg = resolve_config(TaskStage, "default", {}, argv=["--task", "messy-mashup"],
+                         task="birdclef-2026")
+    assert cfg.dataset_slug == "messy-mashup-prep"
+    cfg = resolve_config(TaskStage, "default", {"task": "messy-mashup"}, argv=[])
+    assert (cfg.task, cfg.dataset_slug) == ("messy-mashup", "messy-mashup-prep")
+
+
+def test_unknown_task_lists_the_registered_ones():
+    with pytest.raises(KeyError, match="messy-mashup"):
+        resolve_config(TaskStage, "default", {}, argv=["--task", "gtzan"])

@@ -10,9 +10,11 @@ from common.data import (
     WindowItems,
     background_windows,
     clip_targets,
+    clip_window_items,
     focal_items,
     load_prep,
     make_loader,
+    pool_clip_probs,
     read_extra_windows,
     soundscape_eval_items,
     soundscape_items,
@@ -144,3 +146,50 @@ def test_read_extra_windows(tmp_path):
     assert list(items.table_df["crop"]) == ["window", "window", "clip"]
     assert list(items.table_df["fold"]) == [1, 1, 0]
     assert (items.table_df["source"] == "extra:pseudo").all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-clip tasks: every window of cached clips, pooled back per clip.
+
+
+def _index(rows):
+    return pd.DataFrame(rows, columns=["key", "kind", "length", "sample_rate", "start_seconds"])
+
+
+def test_clip_window_items_cut_each_clip_like_a_test_file():
+    index = _index([("m/a.wav", "clip", 30 * 22050, 22050, 0.0),
+                    ("m/b.wav", "clip", int(10.7 * 22050), 22050, 2.0),  # 0.7-s tail: a window
+                    ("m/c.wav", "clip", int(5.2 * 22050), 22050, 0.0)])  # 0.2-s tail: none
+    clips = pd.DataFrame({"filename": ["m/a.wav", "m/b.wav", "m/c.wav"],
+                          "primary_label": ["jazz", "rock", "jazz"], "fold": [1, 1, 0]})
+    items = clip_window_items(clips, index, ["jazz", "rock"])
+    table = items.table_df
+    assert table.groupby("key", sort=False).size().tolist() == [6, 3, 1]
+    assert (table["crop"] == "window").all()
+    b = table[table["key"] == "m/b.wav"]
+    assert b["start_seconds"].tolist() == [2.0, 7.0, 12.0]  # source time: the cache's offset
+    assert b["row_id"].tolist() == ["m/b.wav_5", "m/b.wav_10", "m/b.wav_15"]
+    assert table["row_id"].is_unique
+    np.testing.assert_array_equal(items.targets[table["key"] == "m/b.wav"], [[0, 1]] * 3)
+    assert table["fold"].tolist() == [1] * 9 + [0]
+    with pytest.raises(KeyError, match="not in the prep cache"):
+        clip_window_items(clips.assign(filename=["m/x.wav", "m/a.wav", "m/c.wav"]), index,
+                          ["jazz", "rock"])
+
+
+def test_pool_clip_probs_means_windows_per_clip_in_order():
+    keys, pooled = pool_clip_probs(["b", "a", "b", "a", "c"],
+                                   np.array([[1, 0], [0.2, 0.8], [0, 1], [0.4, 0.6], [0.5, 0.5]]))
+    assert keys == ["b", "a", "c"]
+    np.testing.assert_allclose(pooled, [[0.5, 0.5], [0.3, 0.7], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="keys"):
+        pool_clip_probs(["a"], np.zeros((2, 2)))
+
+
+def test_background_windows_keep_a_short_noise_clip():
+    index = _index([("noise/rain_0.wav", "background", 5 * 22050, 22050, 0.0),
+                    ("noise/wind_1.wav", "background", int(4.5 * 22050), 22050, 0.0),
+                    ("m/a.wav", "clip", 30 * 22050, 22050, 0.0)])
+    empty = pd.DataFrame(columns=["filename", "start_seconds"])
+    bg = background_windows(empty, index)
+    assert bg.values.tolist() == [["noise/rain_0.wav", 0.0], ["noise/wind_1.wav", 0.0]]

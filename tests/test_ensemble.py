@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from common.ensemble import combine_models, plan_within_budget, sigmoid, smooth_windows
+from common.ensemble import (
+    combine_models,
+    plan_within_budget,
+    pool_clips,
+    score_space,
+    sigmoid,
+    smooth_windows,
+)
+from common.task import BIRDCLEF_2026, MESSY_MASHUP
 
 
 def logit(p):
@@ -55,6 +63,48 @@ def test_coverage_renormalises_weights_and_leaves_nan_for_uncovered_rows():
     assert out[0, 0] == pytest.approx(float(sigmoid(np.array(2.0))))
     assert out[1, 0] == pytest.approx(0.5)  # only a covers it
     assert np.isnan(out[2, 0])
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_single_label_tasks_combine_into_softmax_probabilities():
+    a = np.array([[0.0, 2.0, -1.0]], np.float32)
+    b = np.array([[2.0, -2.0, 1.0]], np.float32)
+    cov = [np.ones(1, bool)] * 2
+    out = combine_models([a, b], cov, [1.0, 3.0], "logit_mean", MESSY_MASHUP)
+    np.testing.assert_allclose(out, softmax((a + 3 * b) / 4), rtol=1e-5)
+    assert out.sum() == pytest.approx(1.0, abs=1e-6)
+    # the multi-label task (and no task) keeps the element-wise sigmoid, as before
+    for task in (None, BIRDCLEF_2026):
+        np.testing.assert_array_equal(combine_models([a, b], cov, [1.0, 3.0], "logit_mean",
+                                                     task), sigmoid((a + 3 * b) / 4))
+    # prob_mean: each model's views are averaged as softmax probabilities
+    pa = score_space(a, "prob_mean", MESSY_MASHUP)
+    np.testing.assert_allclose(pa, softmax(a), rtol=1e-5)
+    out = combine_models([pa, score_space(b, "prob_mean", MESSY_MASHUP)], cov, [1, 1],
+                         "prob_mean", MESSY_MASHUP)
+    np.testing.assert_allclose(out, (softmax(a) + softmax(b)) / 2, rtol=1e-5)
+
+
+def test_pool_clips_averages_each_files_covered_windows():
+    probs = np.array([[0.6, 0.4],  # file 0
+                      [0.2, 0.8],
+                      [np.nan, np.nan],  # not predicted: left out of file 0's mean
+                      [1.0, 0.0]],  # file 2; file 1 has no window
+                     np.float32)
+    out = pool_clips(probs, np.array([0, 0, 0, 2]), n_files=4)
+    np.testing.assert_allclose(out[0], [0.4, 0.6], rtol=1e-6)
+    assert np.isnan(out[1]).all() and np.isnan(out[3]).all()
+    np.testing.assert_array_equal(out[2], [1.0, 0.0])
+    assert out.dtype == np.float32
+    # a mean of probabilities, not of logits: one extreme window cannot outvote the others
+    sure = pool_clips(np.array([[0.9999, 0.0001], [0.2, 0.8], [0.2, 0.8]]), np.zeros(3, int), 1)
+    assert sure.argmax() == 1
+    with pytest.raises(ValueError, match="file_ids"):
+        pool_clips(probs, np.array([0, 0, 0, 4]), n_files=4)
 
 
 def test_combine_rejects_bad_input():

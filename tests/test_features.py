@@ -16,6 +16,7 @@ from common.features import (
     extract_features,
     extract_file_features,
     fit_feature_models,
+    fit_final_feature_models,
     macro_f1_probs,
     predict_feature_models,
 )
@@ -118,6 +119,21 @@ def test_negative_folds_always_train_and_are_never_predicted():
     test = predict_feature_models(fitted, X[:5])["logreg"]
     per_fold = [est.predict_proba(X[:5]) for est in fitted.fold_models["logreg"].values()]
     np.testing.assert_allclose(test, np.mean(per_fold, axis=0))
+
+
+def test_final_models_fit_every_row_deterministically():
+    X, y, folds, classes = _flipped_dataset()
+    X, y = X[folds == 0], y[folds == 0]  # one consistent labelling
+    first = fit_final_feature_models(X, y, classes, seed=3, n_jobs=2)
+    again = fit_final_feature_models(X, y, classes, seed=3, n_jobs=1)
+    assert {name: list(m) for name, m in first.fold_models.items()} == {
+        "logreg": [-1], "extra_trees": [-1]} and first.oof == {}
+    p1, p2 = predict_feature_models(first, X), predict_feature_models(again, X)
+    for name in ("logreg", "extra_trees"):
+        np.testing.assert_array_equal(p1[name], p2[name])  # threads change nothing
+        assert (p1[name].argmax(axis=1) == y).mean() == 1.0  # every row was trained on
+    with pytest.raises(ValueError, match="unknown models"):
+        fit_final_feature_models(X, y, classes, models=("svm",))
 
 
 def test_a_class_missing_from_a_training_fold_keeps_its_column():

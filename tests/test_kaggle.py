@@ -17,17 +17,23 @@ from common.kaggle import (
     PLACEHOLDER_USER,
     build_code_dataset,
     check_slug,
+    code_dataset_slug,
     kaggle_username,
     kernel_metadata,
     slugify_title,
+    title_for_slug,
     vendor_package,
 )
+from common.notebooks import build_notebook, notebook_text
 from common.pipeline import REPO_ROOT, STAGES
+from common.task import TASKS, get_task
 
 REQUIRED_KERNEL_FIELDS = {"id", "title", "code_file", "language", "kernel_type", "is_private",
                           "enable_gpu", "enable_internet", "dataset_sources",
                           "competition_sources", "kernel_sources"}
 BY_NAME = {s.name: s for s in STAGES}
+TASK_STAGES = [(task, stage) for task in TASKS for stage in STAGES]
+TASK_STAGE_IDS = [f"{task}-{stage.name}" for task, stage in TASK_STAGES]
 
 
 def existing_stages():
@@ -44,25 +50,38 @@ def no_kaggle_config(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=[s.name for s in STAGES])
-def test_kernel_metadata_fields_and_slugs(stage):
-    meta = kernel_metadata(stage, "someone")
+@pytest.mark.parametrize(("task", "stage"), TASK_STAGES, ids=TASK_STAGE_IDS)
+def test_kernel_metadata_fields_and_slugs(task, stage):
+    meta = kernel_metadata(stage, "someone", task=task)
+    competition = get_task(task).competition
     assert REQUIRED_KERNEL_FIELDS <= set(meta)
     owner, slug = meta["id"].split("/")
-    assert owner == "someone" and slug == check_slug(stage.slug)
+    assert owner == "someone" and slug == check_slug(stage.slug_for(task))
+    assert slug.startswith(f"{competition}-")
     # Kaggle derives the URL slug from the title; a mismatch makes `kernels push` warn and the
     # output mount at a path the next stage does not look at.
-    assert slugify_title(meta["title"]) == stage.slug and len(meta["title"]) >= 5
+    assert slugify_title(meta["title"]) == slug and len(meta["title"]) >= 5
     slugify = pytest.importorskip("slugify").slugify  # the kaggle CLI's own slugifier
-    assert slugify(meta["title"]) == stage.slug
+    assert slugify(meta["title"]) == slug
     assert meta["code_file"] == Path(stage.script).with_suffix(".ipynb").name
     assert (meta["language"], meta["kernel_type"], meta["is_private"]) == (
         "python", "notebook", True)
-    assert meta["competition_sources"] == ["birdclef-2026"]
-    assert meta["dataset_sources"][0] == f"someone/{CODE_DATASET_SLUG}"
+    assert meta["competition_sources"] == [competition]
+    assert meta["dataset_sources"][0] == f"someone/{code_dataset_slug(task)}"
     for source in meta["dataset_sources"] + meta["kernel_sources"]:
         owner, slug = source.split("/")
         assert owner == "someone" and check_slug(slug)
+
+
+def test_default_task_is_birdclef_and_titles_read_well():
+    assert [kernel_metadata(s, "me") for s in STAGES] == [
+        kernel_metadata(s, "me", task="birdclef-2026") for s in STAGES]
+    assert CODE_DATASET_SLUG == code_dataset_slug() == "birdclef-2026-common"
+    assert code_dataset_slug("messy-mashup") == "messy-mashup-common"
+    assert title_for_slug("birdclef-2026-prep") == "BirdCLEF 2026 Prep"
+    assert title_for_slug("messy-mashup-submission") == "Messy Mashup Submission"
+    with pytest.raises(KeyError, match="messy-mashup"):
+        kernel_metadata(STAGES[0], "me", task="no-such-task")
 
 
 def test_hardware_and_internet_per_stage():
@@ -82,6 +101,24 @@ def test_sources_are_wired_stage_to_stage():
     order = [s.name for s in STAGES]
     for name, plan in KERNEL_PLANS.items():
         assert all(order.index(up) < order.index(name) for up in plan.upstream), name
+
+
+def test_messy_mashup_sources_are_wired_stage_to_stage():
+    meta = {s.name: kernel_metadata(s, "me", task="messy-mashup") for s in STAGES}
+    assert [m["id"] for m in meta.values()] == [
+        "me/messy-mashup-prep", "me/messy-mashup-models", "me/messy-mashup-pseudo",
+        "me/messy-mashup-submission"]
+    assert meta["nb01"]["kernel_sources"] == []
+    assert meta["nb02"]["kernel_sources"] == ["me/messy-mashup-prep"]
+    assert meta["nb03"]["kernel_sources"] == ["me/messy-mashup-prep", "me/messy-mashup-models"]
+    assert meta["nb04"]["kernel_sources"] == ["me/messy-mashup-models", "me/messy-mashup-pseudo"]
+    for m in meta.values():
+        assert m["competition_sources"] == ["messy-mashup"]
+        assert m["dataset_sources"] == ["me/messy-mashup-common"]
+        assert "birdclef" not in json.dumps(m).lower()
+    datasets = kernel_metadata(BY_NAME["nb04"], "me", chain="datasets", task="messy-mashup")
+    assert datasets["dataset_sources"] == ["me/messy-mashup-common", "me/messy-mashup-models",
+                                           "me/messy-mashup-pseudo"]
 
 
 def test_datasets_chain_attaches_outputs_as_datasets():
@@ -105,9 +142,25 @@ def field_default(node: ast.AnnAssign):
 STAGE_MODULES = {"nb01": "prep", "nb02": "train", "nb03": "pseudo", "nb04": "infer"}
 
 
-def slug_fields(module: str) -> dict[str, dict[str, object]]:
-    """``{class: {field: default}}`` for the ``*_slug`` fields of the ``*Config`` classes in
-    ``common/<module>.py``, read from the source so that no module (nor torch) is imported."""
+def task_slug_overrides(node: ast.ClassDef, task: str) -> dict[str, object]:
+    """The ``*_slug`` entries of a config class's ``TASK_OVERRIDES[task]`` literal."""
+    for statement in node.body:  # TASK_OVERRIDES = {...} or TASK_OVERRIDES: ClassVar[...] = {...}
+        targets = (statement.targets if isinstance(statement, ast.Assign) else
+                   [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+        if ([getattr(t, "id", "") for t in targets] == ["TASK_OVERRIDES"]
+                and isinstance(statement.value, ast.Dict)):
+            for key, value in zip(statement.value.keys, statement.value.values):
+                if (isinstance(key, ast.Constant) and key.value == task
+                        and isinstance(value, ast.Dict)):
+                    return {k.value: ast.literal_eval(v) for k, v in zip(value.keys, value.values)
+                            if isinstance(k, ast.Constant) and str(k.value).endswith("_slug")}
+    return {}
+
+
+def slug_fields(module: str, task: str = "birdclef-2026") -> dict[str, dict[str, object]]:
+    """``{class: {field: default for the task}}`` for the ``*_slug`` fields of the ``*Config``
+    classes in ``common/<module>.py`` (the field default, or the class's ``TASK_OVERRIDES``
+    entry for ``task``), read from the source so that no module (nor torch) is imported."""
     found = {}
     for node in ast.walk(ast.parse((REPO_ROOT / "common" / f"{module}.py").read_text())):
         if isinstance(node, ast.ClassDef) and node.name.endswith("Config"):
@@ -115,27 +168,31 @@ def slug_fields(module: str) -> dict[str, dict[str, object]]:
                       if isinstance(f, ast.AnnAssign) and isinstance(f.target, ast.Name)
                       and f.target.id.endswith("_slug")}
             if fields:
-                found[node.name] = fields
+                overrides = task_slug_overrides(node, task)
+                found[node.name] = {name: overrides.get(name, default)
+                                    for name, default in fields.items()}
     return found
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=[s.name for s in STAGES])
-def test_stage_config_reads_the_slugs_its_kernel_attaches(stage):
-    """Every upstream ``*_slug`` parameter of a stage config defaults to the slug of a stage
-    that the stage's kernel attaches, so the notebook finds its inputs on Kaggle unchanged."""
+@pytest.mark.parametrize(("task", "stage"), TASK_STAGES, ids=TASK_STAGE_IDS)
+def test_stage_config_reads_the_slugs_its_kernel_attaches(task, stage):
+    """Every upstream ``*_slug`` parameter of a stage config defaults (for the task: with its
+    ``TASK_OVERRIDES``) to the slug of a stage that the stage's kernel attaches, so the notebook
+    finds its inputs on Kaggle unchanged."""
     if not (REPO_ROOT / "common" / f"{STAGE_MODULES[stage.name]}.py").is_file():
         pytest.skip(f"common/{STAGE_MODULES[stage.name]}.py does not exist yet")
-    attached = {BY_NAME[name].slug for name in KERNEL_PLANS[stage.name].upstream}
-    classes = slug_fields(STAGE_MODULES[stage.name])
+    attached = {BY_NAME[name].slug_for(task) for name in KERNEL_PLANS[stage.name].upstream}
+    classes = slug_fields(STAGE_MODULES[stage.name], task)
     assert classes or stage.name == "nb01", f"no *_slug parameter found for {stage.name}"
     for cls, fields in classes.items():
         for name, default in fields.items():
             if name == "dataset_slug":
-                assert default == stage.slug, f"{cls}.dataset_slug"
+                assert default == stage.slug_for(task), f"{cls}.dataset_slug"
             else:
                 assert default in attached, (
-                    f"{cls}.{name}={default!r}, but the {stage.name} kernel attaches "
-                    f"{sorted(attached)}: update common.kaggle.KERNEL_PLANS")
+                    f"{cls}.{name}={default!r} for {task}, but the {stage.name} kernel attaches "
+                    f"{sorted(attached)}: update common.kaggle.KERNEL_PLANS or the class's "
+                    "TASK_OVERRIDES")
 
 
 def test_kaggle_username_sources(no_kaggle_config, tmp_path, monkeypatch):
@@ -151,6 +208,14 @@ def test_kaggle_username_sources(no_kaggle_config, tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "env-user")
     assert kaggle_username() == "env-user"
     assert kaggle_username("flag-user") == "flag-user"
+
+
+def test_code_dataset_is_named_after_the_task(tmp_path):
+    folder = build_code_dataset(tmp_path / "code", "me", extras={}, task="messy-mashup")
+    meta = json.loads((folder / "dataset-metadata.json").read_text())
+    assert meta["id"] == "me/messy-mashup-common"
+    assert meta["title"] == "Messy Mashup common code"
+    assert (folder / "common" / "task.py").is_file()
 
 
 def test_code_dataset_layout_and_imports(tmp_path):
@@ -198,14 +263,80 @@ def test_dry_run_writes_folders_and_calls_nothing(tmp_path, monkeypatch, capsys)
         kernel_dir = out / "kernels" / stage.slug
         meta = json.loads((kernel_dir / "kernel-metadata.json").read_text())
         assert meta == kernel_metadata(stage, "me")
-        notebook = json.loads((kernel_dir / meta["code_file"]).read_text())
+        notebook_file = kernel_dir / meta["code_file"]
+        notebook = json.loads(notebook_file.read_text())
         assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+        # BirdCLEF is the scripts' own TASK: the pushed notebook is the generated one, unchanged.
+        assert notebook_file.read_text() == notebook_text(build_notebook(REPO_ROOT / stage.script))
     assert (out / "datasets" / CODE_DATASET_SLUG / "common" / "__init__.py").is_file()
     assert "kaggle kernels push" in (out / "push_commands.sh").read_text()
     final = STAGES[-1]
     if final in stages:
         assert (f"kaggle competitions submit birdclef-2026 -k me/{final.slug} "
                 f"-f submission.csv -v '<version>'") in printed
+
+
+def parameters_cell(notebook: dict) -> tuple[int, str]:
+    """Index and source of the one code cell tagged ``parameters`` of an .ipynb's JSON."""
+    tagged = [(i, "".join(c["source"])) for i, c in enumerate(notebook["cells"])
+              if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1
+    return tagged[0]
+
+
+def assigned_values(source: str) -> dict[str, object]:
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(source).body if isinstance(node, ast.Assign)}
+
+
+def test_dry_run_for_messy_mashup(tmp_path, monkeypatch, capsys):
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"dry run called {args}")
+
+    monkeypatch.setattr(subprocess, "run", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    out = tmp_path / "push"
+    assert kaggle_push.main(["--dry-run", "--task", "messy-mashup", "--user", "me",
+                             "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    stages = existing_stages()
+    assert sorted(p.name for p in (out / "kernels").iterdir()) == sorted(
+        f"messy-mashup-{s.suffix}" for s in stages)
+    assert [p.name for p in (out / "datasets").iterdir()] == ["messy-mashup-common"]
+    assert "kaggle datasets version -p " + str(out / "datasets" / "messy-mashup-common") in printed
+    pushes = [line for line in printed.splitlines() if line.startswith("kaggle kernels push")]
+    assert pushes == [f"kaggle kernels push -p {out / 'kernels' / s.slug_for('messy-mashup')}"
+                      for s in stages]
+    for stage in stages:
+        kernel_dir = out / "kernels" / stage.slug_for("messy-mashup")
+        meta = json.loads((kernel_dir / "kernel-metadata.json").read_text())
+        assert meta == kernel_metadata(stage, "me", task="messy-mashup")
+        assert meta["competition_sources"] == ["messy-mashup"]
+        assert meta["kernel_sources"] == [f"me/messy-mashup-{BY_NAME[up].suffix}"
+                                          for up in KERNEL_PLANS[stage.name].upstream]
+        # The notebook is the generated one but for the TASK assignment of its parameters cell.
+        pushed = json.loads((kernel_dir / meta["code_file"]).read_text())
+        generated = json.loads(notebook_text(build_notebook(REPO_ROOT / stage.script)))
+        index, source = parameters_cell(pushed)
+        generated_index, generated_source = parameters_cell(generated)
+        assert index == generated_index
+        assert assigned_values(source) == {**assigned_values(generated_source),
+                                           "TASK": "messy-mashup"}
+        changed = [(a, b) for a, b in zip(source.splitlines(), generated_source.splitlines())
+                   if a != b]
+        assert len(changed) == 1 and changed[0][0].startswith('TASK = "messy-mashup"')
+        pushed["cells"][index]["source"] = generated["cells"][index]["source"]
+        assert pushed == generated
+    if STAGES[-1] in stages:
+        assert ("kaggle competitions submit messy-mashup -k me/messy-mashup-submission "
+                "-f submission.csv -v '<version>'") in printed
+    assert "birdclef" not in printed.lower()
+
+
+def test_unknown_task_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        kaggle_push.main(["--dry-run", "--task", "birdclef-2025", "--out", str(tmp_path)])
+    assert not (tmp_path / "kernels").exists()
 
 
 def test_dry_run_datasets_chain_writes_output_dataset_metadata(tmp_path, capsys):
@@ -247,24 +378,28 @@ else:
 """
 
 
-def test_real_run_with_a_fake_kaggle_cli(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("task", TASKS)
+def test_real_run_with_a_fake_kaggle_cli(task, tmp_path, monkeypatch, capsys):
     fake = tmp_path / "kaggle"
     fake.write_text(FAKE_KAGGLE.format(python=sys.executable, state=str(tmp_path)))
     fake.chmod(0o755)
     monkeypatch.setattr(kaggle_push, "find_kaggle_cli", lambda: str(fake))
     stages = existing_stages()
     code = kaggle_push.main(["--user", "me", "--out", str(tmp_path / "push"),
-                             "--poll-seconds", "0"])
+                             "--poll-seconds", "0", "--task", task])
     assert code == 0
     calls = [json.loads(line) for line in (tmp_path / "calls.log").read_text().splitlines()]
     verbs = [" ".join(c[:2]) for c in calls]
     # Not found -> create, then wait until ready, then push and wait for each stage in order.
     assert verbs[:3] == ["datasets status", "datasets create", "datasets status"]
+    assert calls[0][2] == f"me/{code_dataset_slug(task)}"
     assert verbs[3:] == ["kernels push", "kernels status"] * len(stages)
     assert [c[2] for c in calls if c[:2] == ["kernels", "status"]] == [
-        f"me/{s.slug}" for s in stages]
+        f"me/{s.slug_for(task)}" for s in stages]
     if STAGES[-1] in stages:
-        assert "-v 7" in capsys.readouterr().out
+        assert (f"kaggle competitions submit {get_task(task).competition} "
+                f"-k me/{STAGES[-1].slug_for(task)} -f submission.csv -v 7"
+                ) in capsys.readouterr().out
 
 
 def test_kernel_output_mounts_are_found(tmp_path):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from common.losses import AsymmetricLoss, BCEWithLogits, FocalLoss, build_loss
+from common.losses import AsymmetricLoss, BCEWithLogits, CrossEntropy, FocalLoss, build_loss
 
 
 def sig(x: float) -> float:
@@ -110,7 +110,7 @@ def test_mask_removes_entries_and_their_gradient(name):
     assert criterion(moved, targets, mask=mask).item() == pytest.approx(loss.item(), rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["asl", "bce", "focal"])
+@pytest.mark.parametrize("name", ["asl", "bce", "focal", "cross_entropy"])
 def test_weight_scales_each_sample(name):
     torch.manual_seed(0)
     criterion = build_loss(name)
@@ -149,7 +149,55 @@ def test_build_loss():
     assert build_loss("asl", gamma_neg=2).gamma_neg == 2
     assert isinstance(build_loss("bce"), BCEWithLogits)
     assert isinstance(build_loss("focal", gamma=1.0), FocalLoss)
+    assert build_loss("cross_entropy", label_smoothing=0.1).label_smoothing == 0.1
     with pytest.raises(ValueError, match="unknown loss"):
         build_loss("hinge")
     with pytest.raises(TypeError):
         build_loss("bce", gamma=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax cross-entropy (single-label tasks).
+
+
+def test_cross_entropy_matches_torch_for_hard_soft_and_smoothed_targets():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 5)
+    hard = torch.tensor([0, 3, 4, 1])
+    one_hot = F.one_hot(hard, 5).float()
+    assert CrossEntropy()(logits, one_hot).item() == pytest.approx(
+        F.cross_entropy(logits, hard).item(), rel=1e-6)
+    soft = torch.softmax(torch.randn(4, 5), dim=1)
+    assert CrossEntropy()(logits, soft).item() == pytest.approx(
+        F.cross_entropy(logits, soft).item(), rel=1e-6)
+    assert CrossEntropy(label_smoothing=0.1)(logits, one_hot).item() == pytest.approx(
+        F.cross_entropy(logits, hard, label_smoothing=0.1).item(), rel=1e-6)
+    # By hand for one row: -log softmax(x)_y.
+    x = [0.5, -1.0, 2.0]
+    expected = -(x[2] - math.log(sum(math.exp(v) for v in x)))
+    out = CrossEntropy(reduction="none")(torch.tensor([x]), torch.tensor([[0.0, 0.0, 1.0]]))
+    assert out.shape == (1, 3) and out.sum().item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        CrossEntropy(label_smoothing=1.0)
+
+
+def test_cross_entropy_mask_leaves_the_class_out_of_the_softmax():
+    logits = torch.tensor([[1.0, 2.0, -0.5], [0.3, 0.1, 0.2]], requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # row 1: everything masked
+    loss = CrossEntropy()(logits, targets, mask=mask)
+    loss.backward()
+    # Row 0 is a two-class softmax over classes 0 and 2; row 1 contributes 0.
+    expected = -(1.0 - math.log(math.exp(1.0) + math.exp(-0.5))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert torch.isfinite(logits.grad).all()
+    assert logits.grad[0, 1] == 0 and (logits.grad[1] == 0).all()
+    moved = logits.detach().clone()
+    moved[0, 1] += 10
+    assert CrossEntropy()(moved, targets, mask=mask).item() == pytest.approx(loss.item())
+
+
+def test_cross_entropy_is_float32_under_half_precision():
+    logits = torch.tensor([[30.0, -30.0]], dtype=torch.float16)
+    loss = CrossEntropy()(logits, torch.tensor([[0.0, 1.0]]))
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(60.0, rel=1e-3)

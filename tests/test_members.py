@@ -49,6 +49,15 @@ def test_frontend_must_score_5_second_single_channel_windows():
         check_frontend(FrontendConfig(), 3, "m.pt")
 
 
+def test_window_length_is_the_tasks(tmp_path):
+    mashup = FrontendConfig(sample_rate=22050, n_mels=16, n_fft=1024, hop_length=2048,
+                            f_max=11000.0)
+    path = write_checkpoint(tmp_path / "mashup.pt", frontend=mashup)
+    assert load_members([path], CLASSES, window_seconds=5.0)[0].frontend_cfg.sample_rate == 22050
+    with pytest.raises(ValueError, match=r"mashup\.pt.*clip_seconds=5.0.*4-s windows"):
+        load_members([path], CLASSES, window_seconds=4.0)
+
+
 def test_load_groups_and_weights(tmp_path):
     paths = [write_checkpoint(tmp_path / "b" / "f1.pt", seed=1),
              write_checkpoint(tmp_path / "a" / "f0.pt", seed=0),

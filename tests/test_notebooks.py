@@ -1,8 +1,9 @@
 """Stage notebooks: generated from their .py in sync, readable, and run top to bottom as notebooks.
 
-The execution tests run every existing stage notebook in order, each in a fresh Jupyter kernel
-(papermill), on the tiny synthetic competition with the ``smoke`` preset: the notebook path of
-the pipeline. Script mode is covered by tests/test_e2e.py.
+The execution tests run the four stage notebooks in order, each in a fresh Jupyter kernel
+(papermill), on each task's tiny synthetic competition (BirdCLEF, then messy mashup) with the
+``smoke`` preset and the task injected as the ``TASK`` parameter: the notebook path of the
+pipeline. Script mode is covered by tests/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from conftest import make_input_root
 
 from common.notebooks import (
+    assign_parameters,
     build_notebook,
     execute_stage,
     notebook_drift,
@@ -25,7 +27,8 @@ from common.notebooks import (
     sync_notebooks,
     write_notebook,
 )
-from common.pipeline import REPO_ROOT, STAGES
+from common.pipeline import STAGES
+from common.task import get_task
 
 SCRIPTS = stage_scripts()
 SCRIPT_IDS = [p.stem for p in SCRIPTS]
@@ -83,19 +86,100 @@ def test_generation_is_deterministic_and_sync_repairs_drift(tmp_path):
     assert "kernelspec" in problems and "outputs" in problems
 
 
+def parameters_source(notebook: nbformat.NotebookNode) -> str:
+    return next(c.source for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
+def test_notebook_with_another_task_changes_only_the_task_line(script, tmp_path):
+    """What common.kaggle_push uploads for another task: Kaggle runs the notebook as it is."""
+    dest = write_notebook(script, tmp_path / "pushed.ipynb", parameters={"TASK": "messy-mashup"})
+    pushed = nbformat.read(dest, as_version=4)
+    generated = build_notebook(script)
+    before = parameters_source(generated).splitlines()
+    after = parameters_source(pushed).splitlines()
+    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    assert len(before) == len(after) and len(changed) == 1
+    # The alternative named in the comment becomes the script's own value.
+    assert after[changed[0]] == 'TASK = "messy-mashup"  # or "birdclef-2026" (common.task)'
+    assert before[changed[0]].startswith('TASK = "birdclef-2026"')
+    for cell in pushed.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = parameters_source(generated)
+    assert pushed == generated
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
+def test_notebook_parameters_holding_the_scripts_values_change_no_byte(script, tmp_path):
+    """The script's own values (BirdCLEF pushes TASK="birdclef-2026") give the generated file
+    byte for byte, as do no parameters (what `sync` commits)."""
+    generated = notebook_text(build_notebook(script))
+    assert write_notebook(script, tmp_path / "plain.ipynb").read_text() == generated
+    same = write_notebook(script, tmp_path / "same.ipynb",
+                          parameters={"TASK": "birdclef-2026", "PRESET": "default"})
+    assert same.read_text() == generated
+
+
+def test_unknown_parameter_names_the_cells_parameters(tmp_path):
+    with pytest.raises(ValueError, match="no parameter 'TSK'.*PRESET, TASK, INPUT_ROOT") as err:
+        write_notebook(SCRIPTS[0], tmp_path / "x.ipynb", parameters={"TSK": "messy-mashup"})
+    assert SCRIPTS[0].name in str(err.value)
+    assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_assign_parameters_edits_only_the_assignment():
+    source = ('PRESET = "default"  # or "smoke"\n'
+              "OVERRIDES = {\n"
+              '    "n_folds": 5,  # five folds\n'
+              "}\n"
+              "SEED: int = 1\n"
+              "A = 1; B = 2  # B: two\n"
+              "LEFT = 'x'  # a comment that names no alternative\n")
+    edited = assign_parameters(source, {"PRESET": "smoke", "OVERRIDES": {"n_folds": 2},
+                                        "SEED": 7, "B": [1, "two"], "LEFT": 'x"y'})
+    assert edited == ('PRESET = "smoke"  # or "default"\n'
+                      "OVERRIDES = {'n_folds': 2}\n"
+                      "SEED: int = 7\n"
+                      "A = 1; B = [1, 'two']  # B: two\n"
+                      "LEFT = \"x\\\"y\"  # a comment that names no alternative\n")
+    namespace: dict = {}
+    exec(edited, namespace)
+    assert (namespace["PRESET"], namespace["LEFT"], namespace["A"]) == ("smoke", 'x"y', 1)
+    assert assign_parameters(source, {"LEFT": "x"}) == source  # already that value: untouched
+    with pytest.raises(ValueError, match="literal"):
+        assign_parameters(source, {"PRESET": shutil})
+    with pytest.raises(ValueError, match="it assigns PRESET, OVERRIDES, SEED, A, B, LEFT"):
+        assign_parameters(source, {"preset": "smoke"})
+
+
 # ---------------------------------------------------------------------------------------------
 # Executed as notebooks, in stage order, on one input root.
 
 
+RUNS = [(task, stage) for task in ("birdclef-2026", "messy-mashup") for stage in STAGES]
+
+
 @pytest.fixture(scope="module")
-def notebook_run(tmp_path_factory, tiny_competition):
-    """Shared state of the in-order run: the input root and which stages completed."""
-    root = tmp_path_factory.mktemp("notebooks")
-    return {"input_root": make_input_root(root, tiny_competition.competition_dir),
+def notebook_run(tmp_path_factory):
+    """Shared state of the in-order runs, per task: input root and which stages completed."""
+    return {}
+
+
+def _task_run(notebook_run, request, task):
+    if task not in notebook_run:
+        fixture = "tiny_competition" if task == "birdclef-2026" else "tiny_mashup_competition"
+        competition = request.getfixturevalue(fixture)
+        root = request.getfixturevalue("tmp_path_factory").mktemp(f"notebooks-{task}")
+        notebook_run[task] = {
+            "competition": competition,
+            "input_root": make_input_root(root, competition.competition_dir,
+                                          get_task(task).competition),
             "executed_dir": root / "executed", "done": set()}
+    return notebook_run[task]
 
 
-def expect_outputs(stage_name, working_dir, competition_dir):
+def expect_outputs(stage_name, working_dir, competition_dir, task):
+    spec = get_task(task)
     if stage_name == "nb01":
         for name in ("train_folds.csv", "species.csv", "soundscape_labels_folds.csv"):
             assert (working_dir / name).is_file(), name
@@ -105,30 +189,30 @@ def expect_outputs(stage_name, working_dir, competition_dir):
         submission = read_csv_str(working_dir / "submission.csv")
         sample = read_csv_str(competition_dir / "sample_submission.csv")
         assert list(submission.columns) == list(sample.columns)
+        assert set(submission[spec.id_column]) >= set(sample[spec.id_column])
     else:
         assert any(working_dir.iterdir()), f"{stage_name} wrote nothing"
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=[s.name for s in STAGES])
-def test_stage_notebook_runs_top_to_bottom(stage, notebook_run, tiny_competition):
-    if not (REPO_ROOT / stage.script).is_file():
-        pytest.skip(f"{stage.script} does not exist yet")
+@pytest.mark.parametrize(("task", "stage"), RUNS, ids=[f"{t}-{s.name}" for t, s in RUNS])
+def test_stage_notebook_runs_top_to_bottom(task, stage, notebook_run, request):
     from common.kaggle import KERNEL_PLANS
 
-    missing = [n for n in KERNEL_PLANS[stage.name].upstream
-               if (REPO_ROOT / next(s.script for s in STAGES if s.name == n)).is_file()
-               and n not in notebook_run["done"]]
+    run = _task_run(notebook_run, request, task)
+    missing = [n for n in KERNEL_PLANS[stage.name].upstream if n not in run["done"]]
     if missing:
-        pytest.fail(f"{stage.name} needs {missing}, whose notebook run failed")
-    working_dir = execute_stage(stage, notebook_run["input_root"], "smoke",
-                                notebook_run["executed_dir"])
-    executed = nbformat.read(notebook_run["executed_dir"] / notebook_path(stage.script).name,
+        pytest.fail(f"{task} {stage.name} needs {missing}, whose notebook run failed")
+    working_dir = execute_stage(stage, run["input_root"], "smoke", run["executed_dir"],
+                                task=task)
+    executed = nbformat.read(run["executed_dir"] / notebook_path(stage.script).name,
                              as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and "smoke" in injected[0].source
+    assert len(injected) == 1 and "smoke" in injected[0].source and task in injected[0].source
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
-    assert working_dir == notebook_run["input_root"] / stage.slug
-    expect_outputs(stage.name, working_dir, tiny_competition.competition_dir)
-    notebook_run["done"].add(stage.name)
+    assert working_dir == run["input_root"] / stage.slug_for(task)
+    config_files = list(working_dir.glob("*_config.json"))
+    assert config_files and all(json.loads(f.read_text())["task"] == task for f in config_files)
+    expect_outputs(stage.name, working_dir, run["competition"].competition_dir, task)
+    run["done"].add(stage.name)

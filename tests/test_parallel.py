@@ -31,3 +31,22 @@ def test_small_inputs():
     assert parallel_map(math.factorial, [], workers=4) == []
     assert parallel_map(math.factorial, [5], workers=4) == [120]
     assert process_pool(1) is None
+
+
+def test_workers_do_not_rerun_an_unguarded_script(tmp_path):
+    # The stage notebooks run as `python nbXX.py` with no __main__ guard; a spawned worker that
+    # re-ran the script would start the stage again (and die starting its own pool).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "stage.py"
+    script.write_text("import operator\n"
+                      "from common.parallel import parallel_map\n"
+                      "print('script ran')\n"
+                      "print(parallel_map(operator.neg, [1, 2, 3, 4], workers=2))\n")
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": str(repo), "PATH": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["script ran", "[-1, -2, -3, -4]"]

@@ -54,7 +54,7 @@ def setup(tmp_path_factory):
 
 def config(**changes):
     base = apply_preset(InferConfig, "smoke")
-    return dataclasses.replace(base, tta=("orig", "reverse", "gain_up"), **changes)
+    return dataclasses.replace(base, **{"tta": ("orig", "reverse", "gain_up"), **changes})
 
 
 def test_decode_ahead_keeps_order_and_reports_bad_files(setup):
@@ -118,3 +118,37 @@ def test_budget_drops_views_then_models_and_stops_at_the_deadline(setup):
     assert pred.stopped_early and any("deadline" in e for e in pred.events)
     assert 0 < pred.covered[0].sum() < 36
     assert len(pred.row_ids) == 36
+
+
+def test_specaug_views_run_their_own_passes_whatever_the_batching(setup):
+    paths, _, ckpts = setup
+    views = ("orig", "specaug1", "gain_up", "specaug2")
+
+    def predict(batch_windows):
+        predictor = EnsemblePredictor(load_members(ckpts, CLASSES),
+                                      config(tta=views, batch_windows=batch_windows), CLASSES)
+        return predictor, predictor.predict(paths[:2])
+
+    first, a = predict(12)
+    # gain_up folds into orig; each SpecAugment'd view costs a pass over every window
+    assert (first.pass_windows[:, [0, 1, 3]] == 8).all() and (first.pass_windows[:, 2] == 0).all()
+    _, b = predict(5)  # masks are keyed by window, so other batches give the same predictions
+    plain = EnsemblePredictor(load_members(ckpts, CLASSES), config(tta=("orig",)),
+                              CLASSES).predict(paths[:2])
+    # Random-init models barely react to their input: compare the masks' effect with the
+    # float noise of another batching rather than with a fixed tolerance.
+    batching = max(np.abs(sa - sb).max() for sa, sb in zip(a.scores, b.scores))
+    masking = max(np.abs(sa - sp).max() for sa, sp in zip(a.scores, plain.scores))
+    assert masking > max(20 * batching, 1e-6)
+
+
+def test_budget_drops_specaug_views_like_any_view(setup):
+    paths, _, ckpts = setup
+    predictor = EnsemblePredictor(load_members(ckpts, CLASSES),
+                                  config(tta=("orig", "specaug1", "gain_up"),
+                                         time_budget_minutes=2.5, batch_windows=4),
+                                  CLASSES, clock=FakeClock())
+    pred = predictor.predict([paths[0], paths[1], paths[3]] * 3)
+    dropped = [e for e in pred.events if "dropped" in e]
+    assert len(dropped) == 1 and dropped[0].startswith("budget: dropped view specaug1")
+    assert all(c.all() for c in pred.covered) and not pred.stopped_early

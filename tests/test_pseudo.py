@@ -1,7 +1,10 @@
-"""nb03 on the tiny competition: pseudo-label tables, threshold views, subsets, the student round.
+"""nb03 on the tiny competitions: pseudo-label tables, threshold views, subsets, the student round.
 
-One module-scoped run (nb02 smoke teacher on one fold, then nb03 smoke: 4 unlabelled soundscapes,
-one round) serves the end-to-end checks; the table logic is also tested on hand-made arrays.
+BirdCLEF: one module-scoped run (nb02 smoke teacher on one fold, then nb03 smoke: 4 unlabelled
+soundscapes, one round) serves the end-to-end checks. Messy mashup: one nb02 smoke teacher
+(fold 0) shared by an nb03 run that keeps every clip (threshold 0, so rows exist, one student
+round) and one that keeps none (threshold 1.01). The table logic is also tested on hand-made
+arrays.
 """
 
 import json
@@ -11,17 +14,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.audio import load_audio
+from common.cache import AudioCache
+from common.checkpoint import load_checkpoint
 from common.competition import read_csv_str
-from common.config import apply_preset, config_from_dict, replace_dotted
+from common.config import apply_preset, apply_task, config_from_dict, replace_dotted, resolve_config
 from common.data import load_prep, read_extra_windows
 from common.pseudo import (
+    CLIP_META_COLUMNS,
+    CLIP_PROBS_NAME,
     META_COLUMNS,
     PseudoConfig,
     class_counts,
+    clip_class_counts,
+    clip_probs_table,
+    clip_pseudo_label_table,
     hard_label_table,
     pseudo_label_table,
     run_pseudo,
+    student_config,
 )
+from common.task import GENRES
 from common.train import TrainConfig, fold_data, run_training
 
 CLASSES = ["aaa", "65448", "ccc"]
@@ -62,6 +75,25 @@ def test_config_rejects_unknown_modes():
         PseudoConfig(soundscapes="some")
     with pytest.raises(ValueError, match="negative_sources"):
         PseudoConfig(negative_sources=("nowhere",))
+
+
+def test_student_config_replaces_earlier_rounds_labels(tmp_path):
+    out = tmp_path / "pseudo"
+    out.mkdir()
+    subset = tmp_path / "subset_pos_top15.csv"
+    earlier = out / "pseudo_labels_soft_r1_fold{fold}.csv"
+    for path in (subset, out / "pseudo_labels_soft_r1_fold0.csv"):
+        path.write_text("key,aaa\n")
+    cfg = replace_dotted(PseudoConfig(), {"working_dir": str(out), "student_epochs": 3})
+    teacher = replace_dotted(TrainConfig(), {"extra_windows": (str(subset), str(earlier),
+                                                               str(tmp_path / "gone.csv"))})
+    new = str(out / "pseudo_labels_soft_r2_fold{fold}.csv")
+    student = student_config(cfg, teacher, out / "rounds" / "r2", (new,))
+    assert student.extra_windows == (str(subset), new)
+    assert student.epochs == 3 and student.working_dir == str(out / "rounds" / "r2")
+    assert student.wave_augment.p_simulate > 0  # multi-label: the strong preset as it is
+    mashup = apply_task(TrainConfig(), "messy-mashup")
+    assert student_config(cfg, mashup, out, (new,)).wave_augment.p_simulate == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +183,164 @@ def test_subsets_written_and_rerun_skips_finished_work(nb03_run):
     assert soft_r1.stat().st_mtime_ns == before  # not scored again
     assert again.rounds_df["oof_soundscape_auc"].tolist() == pytest.approx(
         result.rounds_df["oof_soundscape_auc"].tolist())
+
+
+# ---------------------------------------------------------------------------------------------
+# Messy mashup: whole-clip, single-label.
+
+GENRE_LIST = list(GENRES)
+
+
+def test_clip_pseudo_label_table_recipe():
+    keys = ["test/a.wav", "test/b.wav", "test/c.wav", "test/d.wav"]
+    probs = np.full((4, 10), 0.01)
+    probs[0, 3] = 0.91  # disco, sure
+    probs[1, 0], probs[1, 9] = 0.5, 0.42  # blues, unsure
+    probs[2] = np.nan  # failed to decode
+    probs[3, 1] = 0.96  # classical, sure
+    clips = clip_probs_table(keys, probs, GENRE_LIST)
+    assert clips["key"].tolist() == ["test/a.wav", "test/b.wav", "test/d.wav"]
+    assert clips["id"].tolist() == ["a", "b", "d"] and clips["filename"].tolist()[0] == "a.wav"
+    assert clips["label"].tolist() == ["disco", "blues", "classical"]
+    assert clips["confidence"].tolist() == pytest.approx([0.91, 0.5, 0.96])
+
+    hard = clip_pseudo_label_table(clips, GENRE_LIST, min_confidence=0.9, weight=0.5)
+    assert list(hard.columns) == CLIP_META_COLUMNS + GENRE_LIST
+    assert hard["key"].tolist() == ["test/a.wav", "test/d.wav"]  # only top probability >= 0.9
+    assert hard[GENRE_LIST].to_numpy().sum(axis=1).tolist() == [1.0, 1.0]  # one-hot
+    assert hard["disco"].tolist() == [1.0, 0.0] and hard["classical"].tolist() == [0.0, 1.0]
+    assert (hard["fold"] == -1).all() and (hard["weight"] == 0.5).all()
+    assert "start_seconds" not in hard  # nb02 crops the cached clip
+    top = clip_pseudo_label_table(clips, GENRE_LIST, min_confidence=0.0, max_clips=1)
+    assert top["key"].tolist() == ["test/d.wav"]
+    assert clip_pseudo_label_table(clips, GENRE_LIST, min_confidence=1.01).empty
+
+    soft = clip_pseudo_label_table(clips, GENRE_LIST, min_confidence=0.0, targets="soft",
+                                   target_power=2.0)
+    values = soft[GENRE_LIST].to_numpy()
+    assert values.sum(axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)  # renormalised
+    sharpened = probs[1] ** 2 / (probs[1] ** 2).sum()
+    assert values[1] == pytest.approx(sharpened, abs=1e-6)
+    with pytest.raises(ValueError, match="targets"):
+        clip_pseudo_label_table(clips, GENRE_LIST, targets="fuzzy")
+
+    counts = clip_class_counts(clips, hard, GENRE_LIST).set_index("primary_label")
+    assert counts["n_scored"].to_dict() == {g: int(g in ("disco", "blues", "classical"))
+                                            for g in GENRE_LIST}
+    assert counts.loc["blues", "n_clips"] == 0 and counts.loc["disco", "n_clips"] == 1
+    assert counts.loc["disco", "share_kept"] == 1.0 and counts.loc["blues", "share_kept"] == 0
+
+
+def test_mashup_task_defaults():
+    cfg = apply_task(apply_preset(PseudoConfig, "smoke"), "messy-mashup")
+    assert (cfg.competition, cfg.prep_slug, cfg.models_slug, cfg.dataset_slug) == (
+        "messy-mashup", "messy-mashup-prep", "messy-mashup-models", "messy-mashup-pseudo")
+    assert cfg.min_confidence == 0.95 and cfg.clip_targets == "hard"
+    assert "reverse" not in cfg.tta and cfg.tta[0] == "orig"
+    assert any(v.startswith("specaug") for v in cfg.tta)
+    with pytest.raises(ValueError, match="clip_targets"):
+        PseudoConfig(clip_targets="fuzzy")
+    # the smoke preset keeps every clip so the tiny end-to-end run reaches a student
+    smoke = resolve_config(PseudoConfig, "smoke", {}, argv=[], task="messy-mashup")
+    assert smoke.min_confidence == 0.0 and smoke.models_slug == "messy-mashup-models"
+
+
+@pytest.fixture(scope="module")
+def mashup_teacher_root(tmp_path_factory, mashup_prepped_input_root):
+    """An input root with nb02 smoke (fold 0, no feature baseline) as the mashup teacher."""
+    root = tmp_path_factory.mktemp("nb03_mashup") / "input"
+    root.mkdir()
+    for name in ("messy-mashup", "messy-mashup-prep"):
+        os.symlink((mashup_prepped_input_root / name).resolve(), root / name)
+    teacher = replace_dotted(apply_task(apply_preset(TrainConfig, "smoke"), "messy-mashup"), {
+        "input_root": str(root), "working_dir": str(root / "messy-mashup-models"),
+        "folds": (0,), "max_steps_per_epoch": 2, "feature_baseline": False})
+    run_training(teacher)
+    return root
+
+
+def mashup_pseudo(root, name, **changes):
+    cfg = replace_dotted(apply_task(apply_preset(PseudoConfig, "smoke"), "messy-mashup"), {
+        "input_root": str(root), "working_dir": str(root.parent / name), **changes})
+    return cfg, run_pseudo(cfg)
+
+
+@pytest.fixture(scope="module")
+def mashup_run(mashup_teacher_root):
+    """nb03 smoke on the mashup teacher with threshold 0: every scored clip is kept."""
+    return mashup_pseudo(mashup_teacher_root, "pseudo_all", min_confidence=0.0)
+
+
+def test_mashup_pseudo_table_layout(mashup_run, mashup_prepped_input_root):
+    cfg, result = mashup_run
+    out = cfg.output_dir
+    soft = read_csv_str(out / "pseudo_labels_soft.csv")
+    assert list(soft.columns) == CLIP_META_COLUMNS + GENRE_LIST
+    assert len(soft) == cfg.max_files == 4
+    assert soft["key"].str.startswith("test/").all()
+    test_dir = mashup_prepped_input_root / "messy-mashup"
+    assert all((test_dir / k).is_file() for k in soft["key"])  # relative to the competition
+    targets = soft[GENRE_LIST].astype(float).to_numpy()
+    assert set(np.unique(targets)) <= {0.0, 1.0} and (targets.sum(axis=1) == 1).all()
+    assert [GENRE_LIST[j] for j in targets.argmax(axis=1)] == soft["label"].tolist()
+    assert (soft["fold"].astype(int) == -1).all()
+    # every scored clip: softmax rows, the kept ones are those at or above the threshold
+    clips = read_csv_str(out / CLIP_PROBS_NAME)
+    probs = clips[GENRE_LIST].astype(float).to_numpy()
+    assert len(clips) == 4 and probs.sum(axis=1) == pytest.approx(np.ones(4), abs=1e-3)
+    kept = clips["confidence"].astype(float) >= cfg.min_confidence
+    assert set(clips.loc[kept, "key"]) == set(soft["key"])
+    assert [GENRE_LIST[j] for j in probs.argmax(axis=1)] == clips["label"].tolist()
+    # nb02 reads it as clip crops of fold -1
+    items = read_extra_windows(out / "pseudo_labels_soft.csv", GENRE_LIST)
+    assert (items.table_df["crop"] == "clip").all() and (items.table_df["fold"] == -1).all()
+    summary = json.loads((out / "pseudo_summary.json").read_text())
+    assert (summary["n_clips_scored"], summary["n_clips"], summary["share_kept"]) == (4, 4, 1.0)
+    assert sum(summary["pseudo_labels_per_class"].values()) == 4
+    counts = result.class_counts_df.set_index("primary_label")
+    assert counts["n_clips"].to_dict() == {g: int((soft["label"] == g).sum())
+                                           for g in GENRE_LIST}
+    for name in ("confidence_histogram", "pseudo_labels_per_class"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0
+    assert result.subsets_df.empty and not list(out.glob("subset_*.csv"))
+
+
+def test_mashup_cached_audio(mashup_run, mashup_prepped_input_root):
+    cfg, result = mashup_run
+    cache = AudioCache(cfg.output_dir / "cache")
+    assert set(cache.keys()) == set(result.soft_df["key"])
+    key = result.soft_df["key"].iloc[0]
+    assert cache.entry(key).sample_rate == 22050  # the prep (and frontend) rate
+    wave = load_audio(mashup_prepped_input_root / "messy-mashup" / key, 22050)
+    assert np.asarray(cache.get(key), np.float32) == pytest.approx(wave, abs=2e-3)
+
+
+def test_mashup_student_round(mashup_run, mashup_prepped_input_root):
+    cfg, result = mashup_run
+    out = cfg.output_dir
+    rounds = result.rounds_df
+    assert rounds["model"].tolist() == ["teacher (nb02)", "student r1"]
+    assert {"oof_macro_f1", "mean_fold_val_macro_f1"} <= set(rounds.columns)
+    assert np.isfinite(rounds["mean_fold_val_macro_f1"].astype(float)).all()
+    _, meta = load_checkpoint(out / "test_efficientnet_student_fold0_best.pt")
+    assert list(meta["classes"]) == GENRE_LIST
+    student = config_from_dict(TrainConfig, json.loads(
+        (out / "rounds" / "r1" / "train_config.json").read_text()))
+    assert student.task == "messy-mashup" and student.loss == "cross_entropy"
+    assert student.extra_windows == (str(out / "pseudo_labels_soft_r1_fold{fold}.csv"),)
+    assert student.wave_augment.p_simulate == 0.0 and not student.feature_baseline
+    data = fold_data(student, load_prep(mashup_prepped_input_root / "messy-mashup-prep"), 0)
+    extra = data.train.table_df[data.train.table_df["source"].str.startswith("extra:")]
+    assert len(extra) == 4 and (extra["crop"] == "clip").all()
+
+
+def test_mashup_threshold_above_one_keeps_nothing(mashup_teacher_root):
+    cfg, result = mashup_pseudo(mashup_teacher_root, "pseudo_none", min_confidence=1.01)
+    out = cfg.output_dir
+    assert result.soft_df.empty and list(result.soft_df.columns) == CLIP_META_COLUMNS + GENRE_LIST
+    assert len(result.clips_df) == 4  # still scored and reported
+    assert result.summary["n_clips"] == 0 and result.summary["students"] == []
+    assert result.rounds_df["model"].tolist() == ["teacher (nb02)"]  # no student to train
+    assert not list(out.glob("*_student_fold*_best.pt"))
+    assert not (out / "cache" / "index.csv").is_file()  # nothing to keep
+    assert (out / "figures" / "confidence_histogram.png").stat().st_size > 0

@@ -17,3 +17,10 @@ def test_long_tables_are_truncated(capsys):
     show.show_table(pd.DataFrame({"x": range(100)}), max_rows=10)
     out = capsys.readouterr().out
     assert len(out.splitlines()) < 20
+
+
+def test_empty_tables_say_so(capsys):
+    show.show_table(pd.DataFrame(columns=["primary_label", "n_clips"]), title="rare classes")
+    out = capsys.readouterr().out
+    assert "rare classes" in out and "no rows" in out and "primary_label, n_clips" in out
+    assert "Empty DataFrame" not in out

@@ -5,12 +5,14 @@ import pandas as pd
 import pytest
 
 from common.submission import (
+    build_clip_submission,
     build_submission,
     file_row_ids,
     n_windows_for,
     submission_order,
     validate_submission,
 )
+from common.task import MESSY_MASHUP
 
 CLASSES = ["65448", "grekis", "1234son01"]  # numeric-looking labels must stay strings
 
@@ -96,3 +98,15 @@ def test_validate_rejects_bad_submissions():
         validate_submission(bad, sample)
     with pytest.raises(ValueError, match="lacks"):
         validate_submission(good.iloc[:0], sample)
+
+
+def test_clip_submission_follows_the_sample_and_fills_its_gaps():
+    sample = pd.DataFrame({"id": ["c", "a", "b"], "genre": "blues"})
+    probs = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], np.float32)
+    # "a" twice (the later row wins), "z" not in the sample, "b" without a clip
+    sub, ordered, ids = build_clip_submission(MESSY_MASHUP, ["a", "c", "a", "z"], probs,
+                                              ["blues", "jazz"], sample,
+                                              prior=np.array([0.45, 0.55]))
+    assert list(sub.columns) == ["id", "genre"] and ids == ["c", "a", "b", "z"]
+    assert list(sub["id"]) == ids and list(sub["genre"]) == ["blues", "jazz", "jazz", "blues"]
+    np.testing.assert_allclose(ordered, [[0.8, 0.2], [0.3, 0.7], [0.45, 0.55], [0.6, 0.4]])

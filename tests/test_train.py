@@ -8,11 +8,14 @@ import torch
 
 from common.checkpoint import load_checkpoint, model_from_checkpoint
 from common.competition import read_csv_str
-from common.config import apply_preset, replace_dotted
+from common.config import apply_preset, apply_task, replace_dotted
 from common.data import load_prep
+from common.task import MESSY_MASHUP
 from common.train import (
     TrainConfig,
+    build_criterion,
     build_scheduler,
+    check_config,
     checkpoint_path,
     fold_data,
     resolve_folds,
@@ -75,6 +78,15 @@ def test_smoke_run_writes_tables_plots_and_metadata(smoke_run, prep):
     assert json.loads((out / "train_config.json").read_text())["folds"] == [0, 1]
     assert not list((out / "resume").glob("*.pt")), "resume states are removed when done"
     assert result.report["folds_done"] == [0, 1]
+
+
+def test_smoke_run_result_tables_for_the_notebook(smoke_run):
+    cfg, result = smoke_run
+    assert result.model_scores_df["model"].tolist() == ["cnn"]
+    assert result.model_scores_df["oof_macro_roc_auc"].iloc[0] == pytest.approx(
+        result.report["oof_soundscape_auc"], nan_ok=True)
+    weakest = result.weakest_classes_df["oof_soundscape_auc"].dropna()
+    assert weakest.is_monotonic_increasing and len(weakest)
 
 
 def test_resolve_folds():
@@ -260,3 +272,213 @@ def test_warm_start_loads_the_teacher_weights(prep, prepped_input_root, tmp_path
     with pytest.raises(FileNotFoundError, match="init_checkpoint"):
         train_fold(replace_dotted(cfg, {"working_dir": str(tmp_path / "x"), "folds": (1,)}),
                    prep, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The single-label, whole-clip task (messy mashup) through the same training code.
+
+GENRES = list(MESSY_MASHUP.classes)
+MASHUP_RATE = 22050
+
+
+def _tone(genre_index: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """A genre-coloured test signal: a harmonic tone pulsing at a genre tempo, plus noise."""
+    t = np.arange(int(seconds * MASHUP_RATE)) / MASHUP_RATE
+    f0 = 110.0 * 1.25 ** genre_index
+    tone = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6)) / h for h in (1, 2, 3))
+    pulse = 0.5 + 0.5 * np.sin(2 * np.pi * (1.0 + 0.2 * genre_index) * t) ** 2
+    return (0.2 * tone * pulse + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def make_mashup_prep(prep_dir, clips_per_genre_fold: int = 1, n_folds: int = 2):
+    """An nb01 output for the mashup task, by hand, following the contract: 30-s clips at
+    22.05 kHz cached whole (kind "clip"), two noise clips (kind "background", one shorter than
+    a window), and the CSVs nb02 reads."""
+    from common.cache import CacheWriter
+
+    rng = np.random.default_rng(0)
+    rows = []
+    with CacheWriter(prep_dir / "cache", MASHUP_RATE) as writer:
+        for g, genre in enumerate(GENRES):
+            for fold in range(n_folds):
+                for i in range(clips_per_genre_fold):
+                    key = f"mashups/{genre}/{genre}_f{fold}_{i:03d}.wav"
+                    writer.add(key, _tone(g, 30.0, rng), kind="clip")
+                    rows.append({"filename": key, "primary_label": genre,
+                                 "secondary_labels": "[]", "fold": fold,
+                                 "duration_seconds": 30.0, "active_share": 1.0,
+                                 "best_window_start_seconds": 0.0, "snr_db": 10.0})
+        writer.add("noise/rain_0.wav", 0.05 * rng.standard_normal(5 * MASHUP_RATE), "background")
+        writer.add("noise/wind_1.wav", 0.05 * rng.standard_normal(int(4.6 * MASHUP_RATE)),
+                   "background")
+    pd.DataFrame(rows).to_csv(prep_dir / "train_folds.csv", index=False)
+    pd.DataFrame(columns=["filename", "start_seconds", "end_seconds", "row_id", "primary_label",
+                          "fold"]).to_csv(prep_dir / "soundscape_labels_folds.csv", index=False)
+    pd.DataFrame({"column_index": range(len(GENRES)), "primary_label": GENRES,
+                  "class_name": "genre", "common_name": GENRES,
+                  "n_focal_clips": clips_per_genre_fold * n_folds, "n_secondary": 0,
+                  "n_soundscape_windows": 0}).to_csv(prep_dir / "species.csv", index=False)
+    return prep_dir
+
+
+def _mashup_cfg(input_root, working_dir, **changes):
+    base = apply_task(apply_preset(TrainConfig, "smoke"), "messy-mashup")
+    base = replace_dotted(base, {"input_root": str(input_root), "working_dir": str(working_dir)})
+    return replace_dotted(base, changes)
+
+
+@pytest.fixture(scope="module")
+def mashup_input_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mashup_input")
+    (root / "messy-mashup-prep").mkdir()
+    make_mashup_prep(root / "messy-mashup-prep")
+    return root
+
+
+@pytest.fixture(scope="module")
+def mashup_run(mashup_input_root, tmp_path_factory):
+    cfg = _mashup_cfg(mashup_input_root, tmp_path_factory.mktemp("mashup_models"))
+    return cfg, run_training(cfg)
+
+
+def test_mashup_task_defaults_fit_the_task():
+    for preset in ("default", "cpu", "smoke"):
+        cfg = apply_task(apply_preset(TrainConfig, preset), "messy-mashup")
+        check_config(cfg)  # the loss fits, the simulator is off
+        assert cfg.frontend.sample_rate == 22050 and cfg.frontend.f_max <= 22050 / 2
+        assert (cfg.prep_slug, cfg.dataset_slug, cfg.competition) == (
+            "messy-mashup-prep", "messy-mashup-models", "messy-mashup")
+        assert (cfg.loss, cfg.crop_mode, cfg.use_soundscapes, cfg.background_mixing) == (
+            "cross_entropy", "random", False, True)
+    assert build_criterion(cfg).__class__.__name__ == "CrossEntropy"
+    birds = apply_preset(TrainConfig, "default")
+    check_config(birds)
+    assert (birds.loss, birds.frontend.sample_rate) == ("asl", 32000)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"loss": "asl"}, "does not fit"),
+    ({"loss": "bce"}, "does not fit"),
+    ({"wave_augment.p_simulate": 0.3}, "p_simulate"),
+    ({"wave_augment.label_smoothing": 0.1}, "label_smoothing"),
+    ({"use_soundscapes": True}, "use_soundscapes"),
+])
+def test_mashup_task_refuses_multi_label_settings(mashup_input_root, tmp_path, change, message):
+    cfg = _mashup_cfg(mashup_input_root, tmp_path, **change)
+    with pytest.raises(ValueError, match=message):
+        run_training(cfg)
+    assert not (tmp_path / "train_config.json").exists(), "refused before anything is written"
+    with pytest.raises(ValueError, match="does not fit"):
+        build_criterion(_cfg(tmp_path, tmp_path, loss="cross_entropy"))
+
+
+def test_cache_at_another_rate_than_the_frontend_is_an_error(mashup_input_root, tmp_path):
+    cfg = _mashup_cfg(mashup_input_root, tmp_path, **{"frontend.sample_rate": 32000,
+                                                      "frontend.f_max": 15000.0})
+    with pytest.raises(ValueError, match="22050"):
+        run_training(cfg)
+
+
+def test_mashup_fold_data_trains_on_other_folds_and_validates_every_window(mashup_input_root,
+                                                                          tmp_path):
+    cfg = _mashup_cfg(mashup_input_root, tmp_path)
+    prep = load_prep(mashup_input_root / "messy-mashup-prep")
+    data = fold_data(cfg, prep, 1)
+    assert (data.train.table_df["fold"] == 0).all() and len(data.train) == len(GENRES)
+    assert (data.train.targets.sum(axis=1) == 1).all()  # one-hot: one genre per clip
+    clips = data.val_clips.table_df
+    assert len(clips) == 6 * len(GENRES) and clips["key"].nunique() == len(GENRES)
+    assert (clips["fold"] == 1).all()
+    assert sorted(data.background_df["key"]) == ["noise/rain_0.wav", "noise/wind_1.wav"]
+    assert len(data.val_soundscapes) == 0
+
+
+def test_mashup_smoke_run_selects_by_clip_macro_f1(mashup_run):
+    cfg, result = mashup_run
+    out = cfg.output_dir
+    history = pd.read_csv(out / "training_log.csv")
+    assert {"val_macro_f1", "val_accuracy", "train_loss"} <= set(history.columns)
+    assert "val_soundscape_auc" not in history.columns
+    assert (history["selection"] == "val_macro_f1").all()
+    assert history["val_macro_f1"].between(0, 1).all()
+    summary = pd.read_csv(out / "fold_summary.csv")
+    assert sorted(summary["fold"]) == [0, 1]
+    assert (summary["n_val_clips"] == len(GENRES)).all()
+    assert (summary["n_val_windows"] == 6 * len(GENRES)).all()
+
+
+def test_mashup_smoke_run_writes_clip_oof_and_genre_checkpoints(mashup_run):
+    cfg, result = mashup_run
+    out = cfg.output_dir
+    oof = pd.read_csv(out / "oof_clips.csv", dtype={"key": str})
+    assert list(oof.columns) == ["key", "fold", *GENRES]
+    assert len(oof) == 2 * len(GENRES) and oof["key"].is_unique
+    assert sorted(set(oof["fold"])) == [0, 1]
+    probs = oof[GENRES].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)  # softmax, pooled
+    per_fold = pd.read_csv(out / "folds" / "test_efficientnet_fold1" / "oof_clips.csv")
+    assert (per_fold["fold"] == 1).all() and len(per_fold) == len(GENRES)
+    for fold in (0, 1):
+        model, meta = model_from_checkpoint(checkpoint_path(cfg, fold, "best"))
+        assert meta["classes"] == GENRES
+        assert meta["frontend"]["sample_rate"] == 22050
+        assert meta["config"]["task"] == "messy-mashup"
+        assert meta["config"]["loss"] == "cross_entropy"
+        assert "val_macro_f1" in meta["metrics"]
+        with torch.no_grad():
+            out_ = model(torch.zeros(1, cfg.frontend.clip_samples))
+        assert out_["clip_logits"].shape == (1, len(GENRES))
+    assert json.loads((out / "dataset-metadata.json").read_text())["id"].endswith(
+        "/messy-mashup-models")
+
+
+def test_mashup_smoke_run_fits_the_feature_baseline_and_blends(mashup_run):
+    cfg, result = mashup_run
+    out = cfg.output_dir
+    features = pd.read_csv(out / "features.csv")
+    assert list(features.columns[:3]) == ["key", "genre", "fold"]
+    assert features.shape == (2 * len(GENRES), 3 + 194)
+    for name in ("logreg", "extra_trees"):
+        oof = pd.read_csv(out / f"oof_{name}.csv")
+        assert list(oof.columns) == ["key", "fold", *GENRES] and len(oof) == 2 * len(GENRES)
+    spec = json.loads((out / "blend.json").read_text())
+    assert set(spec["weights"]) == {"cnn", "logreg", "extra_trees"}
+    assert sum(spec["weights"].values()) == pytest.approx(1.0)
+    assert set(spec["oof_macro_f1"]) == {"cnn", "logreg", "extra_trees", "blend"}
+    # The blend is chosen on these very rows: it is never worse than its best member.
+    assert spec["oof_macro_f1"]["blend"] >= max(spec["oof_macro_f1"][m] for m in spec["weights"])
+    for name in ("cnn", "logreg", "extra_trees", "blend"):
+        assert (out / "figures" / f"confusion_{name}.png").is_file()
+    assert (out / "figures" / "per_class_f1.png").is_file()
+    assert not (out / "figures" / "per_class_auc.png").exists()
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["oof_macro_f1"] == pytest.approx(spec["oof_macro_f1"])
+    assert report["task"] == "messy-mashup" and report["folds_done"] == [0, 1]
+    assert list(result.model_scores_df["model"]) == ["cnn", "logreg", "extra_trees", "blend"]
+    assert list(result.per_class_df["primary_label"]) == GENRES
+    assert {"f1_cnn", "f1_blend"} <= set(result.weakest_classes_df.columns)
+
+
+def test_mashup_feature_baseline_can_be_turned_off(mashup_input_root, tmp_path):
+    cfg = _mashup_cfg(mashup_input_root, tmp_path, folds=(0,), feature_baseline=False)
+    result = run_training(cfg)
+    assert not (tmp_path / "features.csv").exists() and not (tmp_path / "blend.json").exists()
+    assert list(result.model_scores_df["model"]) == ["cnn"]
+    assert result.report["n_oof_clips"] == len(GENRES)  # fold 0's clips only
+    assert (tmp_path / "figures" / "confusion_cnn.png").is_file()
+
+
+def test_mashup_training_on_nb01s_output(mashup_prepped_input_root, tmp_path):
+    """The contract with nb01 (real mashups, real noise clips as background), one fold."""
+    cfg = _mashup_cfg(mashup_prepped_input_root, tmp_path, folds=(0,), feature_baseline=False)
+    prep = load_prep(mashup_prepped_input_root / "messy-mashup-prep")
+    assert prep.classes == GENRES
+    data = fold_data(cfg, prep, 0)
+    assert len(data.background_df) and data.background_df["key"].str.startswith("noise/").all()
+    result = run_training(cfg)
+    oof = pd.read_csv(tmp_path / "oof_clips.csv")
+    assert sorted(oof["key"]) == sorted(prep.train_df.loc[prep.train_df["fold"] == 0,
+                                                          "filename"])
+    assert result.report["folds_done"] == [0]
+    _, meta = load_checkpoint(checkpoint_path(cfg, 0, "best"))
+    assert meta["classes"] == GENRES and meta["frontend"]["sample_rate"] == 22050

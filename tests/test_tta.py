@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from common.augment import SpecAugmentConfig
 from common.frontend import Frontend, FrontendConfig
-from common.tta import apply_view, check_views, fold_duplicate_views, spectra_equal
+from common.tta import (
+    apply_view,
+    check_views,
+    fold_duplicate_views,
+    is_spec_view,
+    mask_view,
+    spectra_equal,
+    window_key,
+)
 
 CFG = FrontendConfig(n_mels=32, clip_seconds=1.0)
 
@@ -55,6 +64,53 @@ def test_folding_keeps_the_average_of_all_views():
 
 def test_view_lists_are_checked():
     assert check_views(["orig", "reverse"]) == ("orig", "reverse")
-    for bad in (("reverse",), ("orig", "flip"), ("orig", "orig"), ()):
+    assert check_views(["orig", "specaug1", "specaug12"]) == ("orig", "specaug1", "specaug12")
+    for bad in (("reverse",), ("orig", "flip"), ("orig", "orig"), (), ("orig", "specaug0"),
+                ("orig", "specaug"), ("orig", "specaug1", "specaug1"), ("specaug1",)):
         with pytest.raises(ValueError):
             check_views(bad)
+    assert is_spec_view("specaug3") and not is_spec_view("orig")
+
+
+SPEC_CFG = SpecAugmentConfig(p=1.0)
+
+
+def spectrogram_batch(n=3):
+    front = Frontend(CFG)
+    return front(torch.cat([noisy_chirp(seed=k) for k in range(n)]))  # (n, 1, 32, frames)
+
+
+def test_specaug_views_mask_deterministically_per_window():
+    spec = spectrogram_batch()
+    keys = [window_key("a.wav", 0), window_key("a.wav", 1), window_key("b.wav", 0)]
+    one = mask_view(spec, "specaug1", keys, SPEC_CFG)
+    assert one.shape == spec.shape and not torch.equal(one, spec)
+    torch.testing.assert_close(mask_view(spec, "specaug1", keys, SPEC_CFG), one, rtol=0, atol=0)
+    for i in range(3):  # every window is masked: whole mel rows or frames at its mean
+        changed = one[i, 0] != spec[i, 0]
+        assert changed.any()
+        torch.testing.assert_close(one[i, 0][changed], spec[i].mean().expand(
+            int(changed.sum())), rtol=0, atol=1e-6)
+        assert (changed.all(dim=1).any() or changed.all(dim=0).any())  # a band, not noise
+    # a window's masks depend on the window only, not on the batch around it
+    alone = mask_view(spec[2:3], "specaug1", keys[2:], SPEC_CFG)
+    torch.testing.assert_close(alone[0], one[2], rtol=0, atol=0)
+    # other view numbers, seeds and windows draw other masks; orig and padding rows stay as is
+    two = mask_view(spec, "specaug2", keys, SPEC_CFG)
+    assert not torch.equal(two, one)
+    assert not torch.equal(mask_view(spec, "specaug1", keys, SPEC_CFG, seed=1), one)
+    assert not torch.equal(one[0] != spec[0], one[1] != spec[1])
+    assert mask_view(spec, "orig", keys, SPEC_CFG) is spec
+    padded = mask_view(spec, "specaug1", [*keys[:2], None], SPEC_CFG)
+    torch.testing.assert_close(padded[2], spec[2], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="window keys"):
+        mask_view(spec, "specaug1", keys[:2], SPEC_CFG)
+
+
+def test_specaug_views_keep_their_own_pass_and_leave_the_waveform():
+    wave = noisy_chirp()
+    assert apply_view(wave, "specaug1") is wave
+    views = ("orig", "specaug1", "gain_up", "specaug2")
+    assert fold_duplicate_views(views, CFG) == {"orig": 2.0, "specaug1": 1.0, "specaug2": 1.0}
+    assert fold_duplicate_views(views, CFG, lambda v: True) == {
+        "orig": 2.0, "specaug1": 1.0, "specaug2": 1.0}
