@@ -37,6 +37,17 @@ __all__ = ["AsymmetricLoss", "BCEWithLogits", "CrossEntropy", "FocalLoss", "buil
 _REDUCTIONS = ("mean", "none")
 
 
+def _check_shapes(logits: torch.Tensor, targets: torch.Tensor,
+                  mask: torch.Tensor | None = None) -> None:
+    if logits.ndim != 2 or logits.shape != targets.shape:
+        raise ValueError(
+            f"expected logits and targets of the same shape (B, C), got "
+            f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
+    if mask is not None and mask.shape != logits.shape:
+        raise ValueError(f"mask shape {tuple(mask.shape)} != logits shape {tuple(logits.shape)}")
+
+
 def _reduce(
     loss: torch.Tensor,
     mask: torch.Tensor | None,
@@ -84,11 +95,7 @@ class _ElementwiseLoss(nn.Module):
 
         Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
         """
-        if logits.ndim != 2 or logits.shape != targets.shape:
-            raise ValueError(
-                f"expected logits and targets of the same shape (B, C), got "
-                f"{tuple(logits.shape)} and {tuple(targets.shape)}"
-            )
+        _check_shapes(logits, targets)
         loss = self.elementwise(logits.float(), targets.float())
         return _reduce(loss, mask, weight, self.reduction)
 
@@ -202,14 +209,7 @@ class CrossEntropy(_ElementwiseLoss):
 
         Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
         """
-        if logits.ndim != 2 or logits.shape != targets.shape:
-            raise ValueError(
-                f"expected logits and targets of the same shape (B, C), got "
-                f"{tuple(logits.shape)} and {tuple(targets.shape)}"
-            )
-        if mask is not None and mask.shape != logits.shape:
-            raise ValueError(f"mask shape {tuple(mask.shape)} != logits shape "
-                             f"{tuple(logits.shape)}")
+        _check_shapes(logits, targets, mask)
         x, y = logits.float(), targets.float()
         keep = mask.bool() if mask is not None else torch.ones_like(x, dtype=torch.bool)
         if self.label_smoothing > 0:

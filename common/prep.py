@@ -200,6 +200,23 @@ def read_scan(path: Path) -> pd.DataFrame:
                        keep_default_na=False).drop_duplicates("key", keep="last")
 
 
+def write_prep_tables(out: Path, train_df: pd.DataFrame, soundscape_df: pd.DataFrame,
+                      species_df: pd.DataFrame, rare_df: pd.DataFrame, bad_df: pd.DataFrame,
+                      summary_df: pd.DataFrame) -> None:
+    """The tables every task's nb01 writes, under the names nb02-nb04 read."""
+    for df, name in ((train_df, "train_folds.csv"), (soundscape_df, "soundscape_labels_folds.csv"),
+                     (species_df, "species.csv"), (rare_df, "rare_species.csv"),
+                     (bad_df, "bad_files.csv"), (summary_df, "fold_summary.csv")):
+        df.to_csv(out / name, index=False)
+
+
+def bad_scan_rows(scan_df: pd.DataFrame) -> list[dict[str, str]]:
+    """``bad_files.csv`` rows (filename, kind, reason) of the scan records that failed."""
+    bad = scan_df[scan_df["status"] != "ok"]
+    return [{"filename": k, "kind": kind, "reason": r}
+            for k, kind, r in zip(bad["key"], bad["kind"], bad["reason"])]
+
+
 # ---------------------------------------------------------------------------------------------
 # The stage.
 
@@ -316,9 +333,7 @@ def run_prep(cfg: PrepConfig) -> PrepResult:
     writer.close()
 
     scan_df = read_scan(scan_path)
-    bad_scan = scan_df[scan_df["status"] != "ok"]
-    bad_rows += [{"filename": k, "kind": kind, "reason": r}
-                 for k, kind, r in zip(bad_scan["key"], bad_scan["kind"], bad_scan["reason"])]
+    bad_rows += bad_scan_rows(scan_df)
     bad_df = pd.DataFrame(bad_rows, columns=["filename", "kind", "reason"])
     for row in bad_df.itertuples():
         log.warning("bad file excluded: %s (%s)", row.filename, row.reason)
@@ -345,13 +360,8 @@ def run_prep(cfg: PrepConfig) -> PrepResult:
     summary_df["val_soundscapes"] = [int(sc_per_fold.get(k, 0)) for k in summary_df["fold"]]
 
     # Write outputs.
-    to_write = train_df.drop(columns=["secondary"])
-    to_write.to_csv(out / "train_folds.csv", index=False)
-    soundscape_df.to_csv(out / "soundscape_labels_folds.csv", index=False)
-    species_df.to_csv(out / "species.csv", index=False)
-    rare_df.to_csv(out / "rare_species.csv", index=False)
-    bad_df.to_csv(out / "bad_files.csv", index=False)
-    summary_df.to_csv(out / "fold_summary.csv", index=False)
+    write_prep_tables(out, train_df.drop(columns=["secondary"]), soundscape_df, species_df,
+                      rare_df, bad_df, summary_df)
     index_df = read_index(cfg.cache_dir)
     report = {
         "competition_dir": str(competition_dir),

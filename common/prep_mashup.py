@@ -64,9 +64,11 @@ from common.prep import (
     SCAN_NAME,
     PrepConfig,
     PrepResult,
+    bad_scan_rows,
     project_cache_gb,
     read_scan,
     scan_and_cache,
+    write_prep_tables,
 )
 from common.runtime import resolve_workers
 from common.task import task_classes
@@ -384,9 +386,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     writer.close()
 
     scan_df = read_scan(scan_path)
-    bad_scan = scan_df[scan_df["status"] != "ok"]
-    bad_rows += [{"filename": k, "kind": kind, "reason": r}
-                 for k, kind, r in zip(bad_scan["key"], bad_scan["kind"], bad_scan["reason"])]
+    bad_rows += bad_scan_rows(scan_df)
     bad_df = pd.DataFrame(bad_rows, columns=BAD_COLUMNS)
     reasons = bad_df["reason"].str.split(":").str[0].value_counts()
     if len(bad_df):  # common.mashup has logged examples; one line with the totals here
@@ -406,12 +406,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     soundscape_df = pd.DataFrame(columns=SOUNDSCAPE_COLUMNS)
     rare_df = pd.DataFrame(columns=RARE_COLUMNS)
 
-    train_df.to_csv(out / "train_folds.csv", index=False)
-    soundscape_df.to_csv(out / "soundscape_labels_folds.csv", index=False)
-    species_df.to_csv(out / "species.csv", index=False)
-    rare_df.to_csv(out / "rare_species.csv", index=False)
-    bad_df.to_csv(out / "bad_files.csv", index=False)
-    summary_df.to_csv(out / "fold_summary.csv", index=False)
+    write_prep_tables(out, train_df, soundscape_df, species_df, rare_df, bad_df, summary_df)
     songs_out.to_csv(out / SONG_FOLDS_CSV, index=False)
     index_df = read_index(cfg.cache_dir)
     report: dict[str, Any] = {

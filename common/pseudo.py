@@ -21,7 +21,7 @@ One round ``r`` (``rounds`` of them, chained):
    teacher alone; the student of fold k learns from it, so fold k's held-out soundscapes never
    reach the student through a teacher that trained on them and the student's CV stays honest.
    ``"ensemble"`` gives every fold the full ensemble's (stronger) labels; the CV is then
-   optimistic.
+   optimistic. The tables themselves are made by :mod:`common.pseudo_tables`.
 3. **Train the student.** nb02's training (:func:`common.train.run_training`) with the
    teacher's recipe (its ``train_config.json``) plus the pseudo table as extra windows (soft
    targets, loss weight ``pseudo_weight``, ``pseudo_repeats`` copies per epoch), strong waveform
@@ -56,10 +56,10 @@ rounds with clips instead of windows:
   task), scored by the same engine (every 5-s window, the task's TTA views, softmax), the
   window probabilities pooled per clip (mean, :func:`common.ensemble.pool_clips`, as nb04
   does) and written for every scored clip to ``pseudo_clip_probs.csv``;
-- a clip is pseudo-labelled when its top probability is at least ``min_confidence`` (0.95,
-  the write-up's threshold); its target is the one-hot arg-max (``clip_targets="hard"``: at
-  that confidence a hard label is the recipe) or the pooled probabilities sharpened by
-  ``target_power`` and renormalised (``"soft"``). The table (:data:`CLIP_META_COLUMNS` then
+- a clip is pseudo-labelled when its top probability is at least ``min_confidence`` (0.95, the
+  write-up's threshold); its target is the one-hot arg-max (``clip_targets="hard"``: at that
+  confidence a hard label is the recipe) or the pooled probabilities sharpened by ``target_power``
+  and renormalised (``"soft"``). The table (:data:`common.pseudo_tables.CLIP_META_COLUMNS` then
   one column per class) has ``key`` = the path relative to the competition folder
   (``test/<id>.wav``) and no ``start_seconds``, so nb02 crops the clip like a training clip;
   ``fold`` is -1 (test clips are never validated on: every student fold trains on them);
@@ -88,9 +88,8 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -116,32 +115,33 @@ from common.kaggle import write_dataset_metadata
 from common.members import Member, find_checkpoints, load_members
 from common.paths import find_competition_dir, find_dataset_dir
 from common.plots import save_figure
-from common.predictor import DecodedFile, Predictions
+from common.predictor import DecodedFile
+from common.pseudo_tables import (
+    CLIP_PROBS_NAME,
+    CLIP_TARGET_MODES,
+    class_counts,
+    clip_class_counts,
+    clip_probs_table,
+    clip_pseudo_label_table,
+    hard_label_table,
+    pseudo_label_table,
+    window_frame,
+)
 from common.runtime import cpu_count
 from common.subsets import curate_positive_subsets, mine_hard_negatives
 from common.task import TaskSpec
 from common.train import TrainConfig, backbone_short_name, run_training
 from common.tta import VIEWS, check_views
 
-__all__ = ["PseudoConfig", "PseudoResult", "run_pseudo", "window_frame", "pseudo_label_table",
-           "hard_label_table", "class_counts", "clip_probs_table", "clip_pseudo_label_table",
-           "clip_class_counts", "member_folds", "student_config", "soundscape_files",
-           "SOFT_NAME", "META_COLUMNS", "CLIP_META_COLUMNS", "CLIP_PROBS_NAME"]
+__all__ = ["PseudoConfig", "PseudoResult", "run_pseudo", "member_folds", "student_config",
+           "soundscape_files", "SOFT_NAME"]
 
 log = logging.getLogger(__name__)
 
 SOFT_NAME = "pseudo_labels_soft.csv"
-# Leading columns of a pseudo-label table; one column per species follows, in class order.
-META_COLUMNS = ["filename", "start", "end", "key", "start_seconds", "row_id", "fold", "weight",
-                "confidence"]
-# Whole-clip tasks: leading columns of a clip pseudo-label table (one column per class follows);
-# no start_seconds, so nb02 crops the clip like a training clip.
-CLIP_META_COLUMNS = ["filename", "key", "id", "fold", "weight", "confidence", "label"]
-CLIP_PROBS_NAME = "pseudo_clip_probs.csv"  # whole-clip tasks: every scored clip's probabilities
 SOUNDSCAPE_MODES = ("unlabelled", "all")
 TARGET_MODES = ("fold", "ensemble")
 NEGATIVE_SOURCES = ("unlisted", "unlabelled")
-CLIP_TARGET_MODES = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -269,172 +269,7 @@ class PseudoResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pure parts: tables from probabilities.
-
-
-def window_frame(predictions: Predictions) -> pd.DataFrame:
-    """``filename, start, end`` (seconds) per predicted window, files in order."""
-    names = [p.name for p, n in zip(predictions.paths, predictions.n_windows) for _ in range(n)]
-    starts = [float(comp.WINDOW_SECONDS * w) for n in predictions.n_windows for w in range(n)]
-    frame = pd.DataFrame({"filename": names, "start": starts})
-    frame["end"] = frame["start"] + comp.WINDOW_SECONDS
-    frame["row_id"] = predictions.row_ids
-    return frame
-
-
-def pseudo_label_table(windows_df: pd.DataFrame, probs: np.ndarray, classes: list[str],
-                       file_folds: dict[str, int], *, min_confidence: float = 0.0,
-                       target_power: float = 1.0, max_windows: int = 0, weight: float = 1.0
-                       ) -> pd.DataFrame:
-    """The soft pseudo-label table (``META_COLUMNS`` then ``classes``) of scored windows.
-
-    Args:
-        windows_df: ``filename, start, end, row_id`` per row of ``probs``.
-        probs: ``(windows, classes)`` probabilities; NaN rows (not scored) are dropped.
-        file_folds: CV fold of labelled soundscapes by file name; other files get -1.
-        min_confidence: keep rows whose top-class probability is at least this.
-        target_power: targets are ``probs ** target_power``.
-        max_windows: keep the most confident ones (0 = all); ties keep file order.
-        weight: the ``weight`` column (loss weight in nb02).
-
-    Rows stay in file and time order.
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    scored = ~np.isnan(probs).any(axis=1)
-    confidence = np.where(scored, np.nan_to_num(probs).max(axis=1), -1.0)
-    keep = scored & (confidence >= min_confidence)
-    if max_windows > 0 and keep.sum() > max_windows:
-        order = np.argsort(-np.where(keep, confidence, -np.inf), kind="stable")[:max_windows]
-        keep = np.zeros_like(keep)
-        keep[order] = True
-    rows = np.flatnonzero(keep)
-    meta = windows_df.iloc[rows].reset_index(drop=True)
-    table = pd.DataFrame({
-        "filename": meta["filename"].astype(str),
-        "start": meta["start"].astype(float),
-        "end": meta["end"].astype(float),
-        "key": SOUNDSCAPE_PREFIX + meta["filename"].astype(str),
-        "start_seconds": meta["start"].astype(float),
-        "row_id": meta["row_id"].astype(str),
-        "fold": [int(file_folds.get(f, -1)) for f in meta["filename"]],
-        "weight": float(weight),
-        "confidence": confidence[rows],
-    })
-    targets = np.clip(probs[rows], 0.0, 1.0) ** target_power
-    return pd.concat([table, pd.DataFrame(targets.astype(np.float32), columns=classes)], axis=1)
-
-
-def hard_label_table(soft_df: pd.DataFrame, classes: list[str], threshold: float = 0.5
-                     ) -> pd.DataFrame:
-    """The same rows with 0/1 targets: 1 where the soft target is >= ``threshold``."""
-    hard = soft_df.copy()
-    hard[classes] = (soft_df[classes].to_numpy() >= threshold).astype(np.int8)
-    return hard
-
-
-def class_counts(soft_df: pd.DataFrame, classes: list[str], threshold: float = 0.5,
-                 species_df: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Windows per species at ``threshold`` plus the sum of soft targets, most first."""
-    values = soft_df[classes].to_numpy(dtype=float) if len(soft_df) else np.zeros(
-        (0, len(classes)))
-    df = pd.DataFrame({"primary_label": classes,
-                       "n_windows": (values >= threshold).sum(axis=0).astype(int),
-                       "soft_sum": values.sum(axis=0).round(3)})
-    if species_df is not None and "class_name" in species_df:
-        df = df.merge(species_df[["primary_label", "class_name"]], on="primary_label",
-                      how="left")
-    return df.sort_values(["n_windows", "soft_sum"], ascending=False, kind="mergesort"
-                          ).reset_index(drop=True)
-
-
-def clip_probs_table(keys: Sequence[str], probs: np.ndarray, classes: list[str]
-                     ) -> pd.DataFrame:
-    """Whole-clip tasks: one row per scored clip, ``filename, key, id, confidence, label`` and
-    one probability column per class.
-
-    Args:
-        keys: ``(clips,)`` path of each clip relative to the competition folder
-            (``test/<id>.wav``).
-        probs: ``(clips, classes)`` probabilities (windows pooled per clip); NaN rows (a clip
-            that failed to decode) are dropped.
-
-    ``id`` is the file stem (the submission's id), ``confidence`` the top probability and
-    ``label`` its class (ties: the first class in ``classes`` order).
-    """
-    probs = np.asarray(probs, dtype=np.float64).reshape(len(keys), len(classes))
-    scored = ~np.isnan(probs).any(axis=1)
-    rows = np.flatnonzero(scored)
-    kept = [str(keys[i]) for i in rows]
-    values = probs[rows]
-    top = values.argmax(axis=1) if len(rows) else np.zeros(0, int)
-    table = pd.DataFrame({
-        "filename": [PurePosixPath(k).name for k in kept],
-        "key": pd.Series(kept, dtype=object),
-        "id": [PurePosixPath(k).stem for k in kept],
-        "confidence": values.max(axis=1) if len(rows) else np.zeros(0),
-        "label": pd.Series([classes[j] for j in top], dtype=object),
-    })
-    return pd.concat([table, pd.DataFrame(values.astype(np.float32),
-                                          columns=pd.Index(classes, dtype=object))], axis=1)
-
-
-def clip_pseudo_label_table(clips_df: pd.DataFrame, classes: list[str], *,
-                            min_confidence: float = 0.95, targets: str = "hard",
-                            target_power: float = 1.0, max_clips: int = 0, weight: float = 1.0
-                            ) -> pd.DataFrame:
-    """The pseudo-label table of a whole-clip task (:data:`CLIP_META_COLUMNS` then ``classes``).
-
-    Args:
-        clips_df: :func:`clip_probs_table` output.
-        min_confidence: keep clips whose top probability is at least this.
-        targets: ``"hard"``: one-hot on ``label``; ``"soft"``: the probabilities raised to
-            ``target_power`` and renormalised to sum 1 (a softmax temperature of
-            ``1 / target_power``).
-        max_clips: keep the most confident ones (0 = all); ties keep file order.
-        weight: the ``weight`` column (loss weight in nb02).
-
-    ``fold`` is -1 on every row: test clips are never validated on, so every student fold
-    trains on them. There is no ``start_seconds`` column: nb02 crops the clip like a training
-    clip. Rows stay in file order.
-    """
-    if targets not in CLIP_TARGET_MODES:
-        raise ValueError(f"targets must be one of {CLIP_TARGET_MODES}, got {targets!r}")
-    confidence = clips_df["confidence"].to_numpy(dtype=np.float64)
-    keep = confidence >= min_confidence
-    if max_clips > 0 and keep.sum() > max_clips:
-        order = np.argsort(-np.where(keep, confidence, -np.inf), kind="stable")[:max_clips]
-        keep = np.zeros_like(keep)
-        keep[order] = True
-    kept = clips_df[keep].reset_index(drop=True)
-    table = pd.DataFrame({
-        "filename": kept["filename"].astype(str), "key": kept["key"].astype(str),
-        "id": kept["id"].astype(str), "fold": -1, "weight": float(weight),
-        "confidence": kept["confidence"].astype(float), "label": kept["label"].astype(str)})
-    if targets == "hard":
-        values = (kept["label"].to_numpy()[:, None] == np.array(classes, dtype=object)[None, :])
-    else:
-        values = np.clip(kept[classes].to_numpy(dtype=np.float64), 0.0, 1.0) ** target_power
-        values = values / np.maximum(values.sum(axis=1, keepdims=True), 1e-12)
-    values = np.asarray(values, dtype=np.float32).reshape(len(kept), len(classes))
-    return pd.concat([table, pd.DataFrame(values, columns=pd.Index(classes, dtype=object))],
-                     axis=1)
-
-
-def clip_class_counts(clips_df: pd.DataFrame, pseudo_df: pd.DataFrame, classes: list[str]
-                      ) -> pd.DataFrame:
-    """Per class: clips the teacher's arg-max gives it (``n_scored``), those pseudo-labelled
-    with it (``n_clips``), their ratio (``share_kept``) and the class's mean top probability
-    over the scored clips; classes in output order."""
-    scored = clips_df["label"].astype(str).value_counts()
-    kept = pseudo_df["label"].astype(str).value_counts()
-    mean_top = clips_df.groupby(clips_df["label"].astype(str))["confidence"].mean()
-    df = pd.DataFrame({"primary_label": pd.Series(classes, dtype=object),
-                       "n_scored": [int(scored.get(c, 0)) for c in classes],
-                       "n_clips": [int(kept.get(c, 0)) for c in classes]})
-    df["share_kept"] = (df["n_clips"] / df["n_scored"].where(df["n_scored"] > 0)).round(4)
-    df["mean_confidence"] = [round(float(mean_top[c]), 4) if c in mean_top else np.nan
-                             for c in classes]
-    return df
+# Teachers.
 
 
 def member_folds(members: list[Member]) -> list[int]:

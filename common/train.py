@@ -1,7 +1,7 @@
 """nb02, training: K-fold SED models on focal clips plus labelled soundscape windows.
 
-The task (``cfg.task_spec``, :mod:`common.task`) decides what is validated and how; BirdCLEF
-(multi-label, scored per 5-s window) first:
+The task (``cfg.task_spec``, :mod:`common.task`) decides what is validated and how
+(:mod:`common.validation`); BirdCLEF (multi-label, scored per 5-s window) first:
 
 For every requested fold k the model trains on focal clips and labelled soundscape windows of
 the other folds (plus nb01's always-train rare species and any extra windows tables), and is
@@ -80,7 +80,6 @@ from common.data import (
     load_prep,
     loader_workers,
     make_loader,
-    pool_clip_probs,
     read_extra_windows,
     soundscape_eval_items,
     soundscape_items,
@@ -88,18 +87,19 @@ from common.data import (
 from common.frontend import FrontendConfig
 from common.kaggle import write_dataset_metadata
 from common.losses import build_loss
-from common.metrics import macro_auc_array, macro_roc_auc, per_class_auc
+from common.metrics import per_class_auc
 from common.model import BirdModel, ModelConfig, build_model, param_groups_lrd
 from common.paths import find_competition_dir, find_dataset_dir
 from common.plots import save_figure
 from common.runtime import resolve_workers, seed_everything
-from common.task import TaskSpec, activation, loss_name_for
+from common.task import loss_name_for
+from common.validation import SCORE_LABELS, format_scores, make_validation, soundscape_auc
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "TrainResult", "run_training", "train_fold", "summarize_run",
            "backbone_short_name", "checkpoint_path", "resolve_folds", "class_balance_weights",
-           "extra_windows_path", "check_config", "predict"]
+           "extra_windows_path", "check_config"]
 
 # Fields that may differ between the session that wrote a resume state and the one resuming.
 _RESUME_FREE = {"preset", "input_root", "working_dir", "folds", "workers", "parallel_processes",
@@ -450,160 +450,6 @@ def _amp_enabled(cfg: TrainConfig, device: torch.device) -> bool:
     return cfg.amp and device.type == "cuda"
 
 
-@torch.no_grad()
-def predict(model: BirdModel, loader, device: torch.device, amp: bool,
-            task: TaskSpec) -> np.ndarray:
-    """Probabilities ``(rows, classes)`` for a loader, in the loader's order: the task's
-    activation of the clip logits (:func:`common.task.activation`: sigmoid or softmax)."""
-    model.eval()
-    out = []
-    for batch in loader:
-        wave = batch["wave"].to(device, non_blocking=True).float()
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            logits = model(wave)["clip_logits"]
-        out.append(activation(task, logits.float()).cpu().numpy())
-    n_classes = model.head.num_classes
-    return np.concatenate(out) if out else np.zeros((0, n_classes), np.float32)
-
-
-def soundscape_auc(items: WindowItems, probs: np.ndarray, classes: list[str]) -> float:
-    """Competition metric on soundscape windows (NaN when no class has a positive).
-
-    Scored as Kaggle does, by column name over classes with a positive; a class positive in
-    every window (possible on a small fold) cannot be scored and is skipped.
-    """
-    y = items.targets >= 0.5
-    if not len(items) or not y.any():
-        return float("nan")
-    solution = pd.DataFrame(y.astype(float), columns=classes)
-    solution.insert(0, "row_id", items.table_df["row_id"].to_numpy())
-    submission = pd.DataFrame(probs, columns=classes)
-    submission.insert(0, "row_id", items.table_df["row_id"].to_numpy())
-    try:
-        return macro_roc_auc(solution, submission)
-    except ValueError:
-        return float(macro_auc_array(y.astype(float), probs))
-
-
-def focal_auc(items: WindowItems, probs: np.ndarray) -> float:
-    """Macro AUC over primary labels of held-out focal clips (NaN when nothing is scorable)."""
-    y = (items.targets >= 1.0).astype(float)
-    if len(items) < 2 or not y.any():
-        return float("nan")
-    scorable = (y.sum(0) > 0) & (y.sum(0) < len(y))
-    if not scorable.any():
-        return float("nan")
-    return float(macro_auc_array(y, probs))
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation of one fold, per task.
-
-
-class _WindowValidation:
-    """Multi-label tasks scored per 5-s window: the fold's held-out soundscape windows (the
-    competition metric) and held-out focal clips (energy crop); see the module docstring."""
-
-    def __init__(self, cfg: TrainConfig, data: FoldData, source: AudioSource, fold: int,
-                 classes: list[str]) -> None:
-        self.cfg, self.data, self.fold, self.classes = cfg, data, fold, classes
-        n = cfg.frontend.clip_samples
-        self.sc_ds = WindowDataset(data.val_soundscapes, source, n, train=False)
-        self.focal_ds = WindowDataset(data.val_focal, source, n, train=False)
-        self.n_sc_scored = int((data.val_soundscapes.targets >= 0.5).any(axis=0).sum())
-        self.selection = "val_soundscape_auc" if self.n_sc_scored else "val_focal_auc"
-        self.score_names = ("val_soundscape_auc", "val_focal_auc")
-        self._probs: tuple[np.ndarray, np.ndarray] | None = None
-
-    def describe(self) -> str:
-        return (f"{len(self.data.val_soundscapes)} soundscape windows ({self.n_sc_scored} "
-                f"species), {len(self.data.val_focal)} focal clips")
-
-    def warn_if_unscorable(self) -> None:
-        if not self.n_sc_scored:
-            log.warning("fold %d has no soundscape validation windows with a call: the best "
-                        "epoch is chosen by the focal-clip AUC instead", self.fold)
-
-    def evaluate(self, model: BirdModel, device: torch.device, amp: bool,
-                 workers: int) -> dict[str, float]:
-        bs, task = self.cfg.eval_batch_size, self.cfg.task_spec
-        sc_probs = predict(model, make_loader(self.sc_ds, bs, shuffle=False, workers=workers),
-                           device, amp, task)
-        focal_probs = predict(model, make_loader(self.focal_ds, bs, shuffle=False,
-                                                 workers=workers), device, amp, task)
-        self._probs = (sc_probs, focal_probs)
-        return {"val_soundscape_auc": soundscape_auc(self.data.val_soundscapes, sc_probs,
-                                                     self.classes),
-                "val_focal_auc": focal_auc(self.data.val_focal, focal_probs)}
-
-    def write_oof(self, fold_dir: Path) -> None:
-        assert self._probs is not None
-        _write_oof(fold_dir / "oof_soundscapes.csv", self.data.val_soundscapes, self._probs[0],
-                   self.classes, self.fold)
-        _write_oof(fold_dir / "oof_focal.csv", self.data.val_focal, self._probs[1],
-                   self.classes, self.fold)
-
-    def counts(self) -> dict[str, int]:
-        return {"n_val_soundscape_windows": len(self.data.val_soundscapes),
-                "n_val_focal_clips": len(self.data.val_focal)}
-
-
-class _ClipValidation:
-    """Whole-clip tasks: every 5-s window of the fold's held-out clips, probabilities pooled
-    per clip (mean) and scored with the task metric, which selects the epoch."""
-
-    def __init__(self, cfg: TrainConfig, data: FoldData, source: AudioSource, fold: int,
-                 classes: list[str]) -> None:
-        assert data.val_clips is not None
-        self.cfg, self.fold, self.classes = cfg, fold, classes
-        self.items = data.val_clips
-        self.ds = WindowDataset(self.items, source, cfg.frontend.clip_samples, train=False)
-        self.selection = f"val_{cfg.task_spec.metric}"
-        self.score_names = (self.selection, "val_accuracy")
-        self._pooled: tuple[list[str], np.ndarray] | None = None
-        first = ~self.items.table_df["key"].duplicated().to_numpy()
-        self._clip_targets = self.items.targets[first]  # (clips, classes), one row per key
-
-    @property
-    def n_clips(self) -> int:
-        return len(self._clip_targets)
-
-    def describe(self) -> str:
-        return f"{self.n_clips} clips ({len(self.items)} windows)"
-
-    def warn_if_unscorable(self) -> None:
-        if not self.n_clips:
-            log.warning("fold %d has no held-out clips: every epoch counts as the best", self.fold)
-
-    def evaluate(self, model: BirdModel, device: torch.device, amp: bool,
-                 workers: int) -> dict[str, float]:
-        probs = predict(model, make_loader(self.ds, self.cfg.eval_batch_size, shuffle=False,
-                                           workers=workers), device, amp, self.cfg.task_spec)
-        keys, pooled = pool_clip_probs(self.items.table_df["key"], probs)
-        self._pooled = (keys, pooled)
-        return baselines.clip_scores(self.cfg.task_spec, keys, self._clip_targets, pooled,
-                                     self.classes)
-
-    def write_oof(self, fold_dir: Path) -> None:
-        assert self._pooled is not None
-        keys, pooled = self._pooled
-        df = pd.DataFrame(pooled, columns=pd.Index(self.classes, dtype=object))
-        df.insert(0, "key", keys)
-        df.insert(1, "fold", self.fold)
-        df.to_csv(fold_dir / "oof_clips.csv", index=False)
-
-    def counts(self) -> dict[str, int]:
-        return {"n_val_clips": self.n_clips, "n_val_windows": len(self.items)}
-
-
-_SCORE_LABELS = {"val_soundscape_auc": "val soundscape AUC", "val_focal_auc": "focal AUC",
-                 "val_macro_f1": "val macro F1", "val_accuracy": "accuracy"}
-
-
-def _format_scores(scores: dict[str, float]) -> str:
-    return "  ".join(f"{_SCORE_LABELS.get(k, k)} {v:.4f}" for k, v in scores.items())
-
-
 def _warm_start(model: BirdModel, path: Path, classes: list[str]) -> None:
     """Load a checkpoint's weights into ``model`` (same backbone, same classes), strictly."""
     if not path.is_file():
@@ -666,8 +512,10 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
     n = cfg.frontend.clip_samples
     workers = loader_workers(cfg.workers, n_processes)
     use_amp = _amp_enabled(cfg, device)
-    validation = (_ClipValidation if _whole_clip(cfg) else _WindowValidation)(
-        cfg, data, source, fold, classes)
+    validation = make_validation(
+        cfg.task_spec, source, soundscapes=data.val_soundscapes, focal=data.val_focal,
+        clips=data.val_clips, clip_samples=n, batch_size=cfg.eval_batch_size, fold=fold,
+        classes=classes)
     selection = validation.selection
     log.info("fold %d: %d training rows (%d focal, %d soundscape, %d extra), validation: %s, "
              "%d background windows; device %s, %d workers", fold, len(data.train),
@@ -822,7 +670,7 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
         _atomic_torch_save(state, resume_path)
         epochs_this_session += 1
         log.info("fold %d epoch %d/%d  lr %.2e  loss %.4f  %s%s  %.0f s", fold, epoch + 1,
-                 cfg.epochs, lr, row["train_loss"], _format_scores(scores),
+                 cfg.epochs, lr, row["train_loss"], format_scores(scores),
                  "  (best)" if is_best else "", seconds)
 
     best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history
@@ -847,18 +695,6 @@ def _json_float(obj: Any) -> Any:
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def _write_oof(path: Path, items: WindowItems, probs: np.ndarray, classes: list[str],
-               fold: int) -> None:
-    """Probabilities per row: ``row_id, key, start_seconds, <species...>, fold``."""
-    table = items.table_df
-    df = pd.DataFrame(probs, columns=classes)
-    df.insert(0, "row_id", table["row_id"].to_numpy())
-    df.insert(1, "key", table["key"].to_numpy())
-    df.insert(2, "start_seconds", table["start_seconds"].to_numpy())
-    df["fold"] = fold
-    df.to_csv(path, index=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1069,7 +905,7 @@ def _summarize_clip_run(cfg: TrainConfig, prep: PrepData) -> TrainResult:
         figures["learning_curves"] = save_figure(
             plots.training_curves(log_df, {
                 "train_loss": "training loss",
-                selection: f"{_SCORE_LABELS.get(selection, selection)} (clips)",
+                selection: f"{SCORE_LABELS.get(selection, selection)} (clips)",
                 "val_accuracy": "val accuracy (clips)"}),
             out / "figures" / "learning_curves.png")
     figures.update(clip_report.figures)

@@ -162,7 +162,7 @@ def test_fold_without_soundscapes_selects_by_focal_auc(prep, prepped_input_root,
     no_val = load_prep(prep.prep_dir)
     no_val.soundscape_df = no_val.soundscape_df.assign(fold=0)  # fold 1 has none left
     cfg = _cfg(prepped_input_root, tmp_path, folds=(1,), max_steps_per_epoch=1)
-    with caplog.at_level(logging.WARNING, logger="common.train"):
+    with caplog.at_level(logging.WARNING, logger="common.validation"):
         summary = train_fold(cfg, no_val, 1)
     assert summary["selection"] == "val_focal_auc"
     assert any("focal-clip AUC" in r.getMessage() for r in caplog.records)
