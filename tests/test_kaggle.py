@@ -244,12 +244,17 @@ def test_vendor_package_refuses_compiled_and_missing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_dry_run_writes_folders_and_calls_nothing(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def no_subprocess(monkeypatch):
+    """A dry run must call nothing: any subprocess call fails the test."""
     def forbidden(*args, **kwargs):
         raise AssertionError(f"dry run called {args}")
 
     monkeypatch.setattr(subprocess, "run", forbidden)
     monkeypatch.setattr(subprocess, "Popen", forbidden)
+
+
+def test_dry_run_writes_folders_and_calls_nothing(tmp_path, no_subprocess, capsys):
     out = tmp_path / "push"
     assert kaggle_push.main(["--dry-run", "--user", "me", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -289,12 +294,7 @@ def assigned_values(source: str) -> dict[str, object]:
             for node in ast.parse(source).body if isinstance(node, ast.Assign)}
 
 
-def test_dry_run_for_messy_mashup(tmp_path, monkeypatch, capsys):
-    def forbidden(*args, **kwargs):
-        raise AssertionError(f"dry run called {args}")
-
-    monkeypatch.setattr(subprocess, "run", forbidden)
-    monkeypatch.setattr(subprocess, "Popen", forbidden)
+def test_dry_run_for_messy_mashup(tmp_path, no_subprocess, capsys):
     out = tmp_path / "push"
     assert kaggle_push.main(["--dry-run", "--task", "messy-mashup", "--user", "me",
                              "--out", str(out)]) == 0
