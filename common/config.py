@@ -326,6 +326,16 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return replace_dotted(cls(), flat)
 
 
+def dataclass_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """``cls(**data)`` for checkpoint metadata: missing fields take defaults, unknown fields are a
+    ``ValueError`` naming them (a checkpoint from a newer version says what it carries)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {unknown}")
+    return cls(**data)
+
+
 def save_config(config: Any, path: str | Path) -> Path:
     """Write the config as indented JSON next to a stage's outputs."""
     path = Path(path)

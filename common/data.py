@@ -49,6 +49,7 @@ from common import competition as comp
 from common.audio import load_audio
 from common.cache import AudioCache, read_index
 from common.crops import crop_clip, energy_crop, pad_by_repetition
+from common.ensemble import pool_clips
 from common.runtime import cpu_count
 
 log = logging.getLogger(__name__)
@@ -361,16 +362,14 @@ def pool_clip_probs(keys: Sequence[str], probs: np.ndarray) -> tuple[list[str], 
     Returns:
         ``(clip_keys, pooled)``: clips in order of first appearance, ``pooled`` ``(clips,
         classes)`` float64. The mean of probabilities rather than of logits: a softmax
-        average stays a distribution, and one confident window cannot outvote five.
+        average stays a distribution, and one confident window cannot outvote five. Windows
+        with NaN probabilities are left out, as in nb04.
     """
-    probs = np.asarray(probs, dtype=np.float64)
     codes, uniques = pd.factorize(pd.Series([str(k) for k in keys], dtype=object))
     if len(codes) != len(probs):
         raise ValueError(f"{len(codes)} keys but {len(probs)} rows of probabilities")
-    sums = np.zeros((len(uniques), probs.shape[1]))
-    np.add.at(sums, codes, probs)
-    counts = np.bincount(codes, minlength=len(uniques))[:, None]
-    return [str(u) for u in uniques], sums / np.maximum(counts, 1)
+    # nb04's pooling (common.ensemble.pool_clips), so validation scores what the test gets.
+    return [str(u) for u in uniques], pool_clips(probs, codes, len(uniques), np.float64)
 
 
 def read_extra_windows(path: str | Path, classes: Sequence[str], name: str = "") -> WindowItems:

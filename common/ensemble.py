@@ -152,7 +152,8 @@ def smooth_windows(
     return (out / np.maximum(norm, 1e-12)[:, None]).astype(np.float32)
 
 
-def pool_clips(probs: np.ndarray, file_ids: np.ndarray, n_files: int) -> np.ndarray:
+def pool_clips(probs: np.ndarray, file_ids: np.ndarray, n_files: int,
+               dtype: type = np.float32) -> np.ndarray:
     """One row per file: the mean of its windows' probabilities (whole-clip tasks).
 
     Args:
@@ -160,12 +161,14 @@ def pool_clips(probs: np.ndarray, file_ids: np.ndarray, n_files: int) -> np.ndar
             are left out of their file's mean.
         file_ids: ``(rows,)`` int file index in ``[0, n_files)`` of each row.
         n_files: number of files (files without a row, or only NaN rows, come back NaN).
+        dtype: of the result (the mean is taken in float64).
 
     Returns:
-        ``(n_files, classes)`` float32. The mean of probabilities rather than of logits: each
-        window's vote is bounded (1/n of the clip's mass), so one window with extreme logits
-        (a noise burst) cannot outvote the others; it is also how nb02 pools its validation
-        windows, so the rule that chose the checkpoints is the one scoring the test.
+        ``(n_files, classes)`` ``dtype`` (float32 by default). The mean of probabilities
+        rather than of logits: each window's vote is bounded (1/n of the clip's mass), so one
+        window with extreme logits (a noise burst) cannot outvote the others; nb02 pools its
+        validation windows with this function too (:func:`common.data.pool_clip_probs`), so
+        the rule that chose the checkpoints is the one scoring the test.
     """
     probs = np.asarray(probs, dtype=np.float64)
     file_ids = np.asarray(file_ids, dtype=np.int64)
@@ -180,7 +183,7 @@ def pool_clips(probs: np.ndarray, file_ids: np.ndarray, n_files: int) -> np.ndar
     out = np.full(total.shape, np.nan)
     seen = count > 0
     out[seen] = total[seen] / count[seen, None]
-    return out.astype(np.float32)
+    return out.astype(dtype)
 
 
 @dataclass

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# nb02 writes these files (common.baselines); the names are its.
+from common.baselines import BLEND_JSON, CNN, FEATURES_CSV
 from common.features import (
     FEATURE_NAMES,
     MODEL_BUILDERS,
@@ -35,13 +37,9 @@ from common.features import (
     predict_feature_models,
 )
 
-__all__ = ["BLEND_FILE", "CNN", "FEATURES_FILE", "FeatureBlend", "load_feature_blend"]
+__all__ = ["FeatureBlend", "load_feature_blend"]
 
 log = logging.getLogger(__name__)
-
-BLEND_FILE = "blend.json"
-FEATURES_FILE = "features.csv"
-CNN = "cnn"  # blend.json's name for the checkpoint ensemble
 
 
 @dataclass
@@ -99,9 +97,9 @@ def load_feature_blend(models_dir: str | Path, classes: Sequence[str], label_col
         ``note`` says which (for the report); otherwise it names the members blended.
     """
     models_dir = Path(models_dir)
-    blend_path, features_path = models_dir / BLEND_FILE, models_dir / FEATURES_FILE
+    blend_path, features_path = models_dir / BLEND_JSON, models_dir / FEATURES_CSV
     if not blend_path.is_file() or not features_path.is_file():
-        note = (f"no {BLEND_FILE} + {FEATURES_FILE} in {models_dir}: CNN only (nb02 writes them "
+        note = (f"no {BLEND_JSON} + {FEATURES_CSV} in {models_dir}: CNN only (nb02 writes them "
                 "for whole-clip tasks)")
         log.info(note)
         return None, note

@@ -31,6 +31,8 @@ import librosa
 import torch
 import torch.nn as nn
 
+from common.config import dataclass_from_dict
+
 __all__ = [
     "FrontendConfig",
     "Frontend",
@@ -96,11 +98,7 @@ class FrontendConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrontendConfig:
         """Inverse of ``to_dict``. Missing fields take defaults; unknown fields are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown FrontendConfig fields: {unknown}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 def frames_for(cfg: FrontendConfig, num_samples: int | None = None) -> int:

@@ -54,10 +54,11 @@ def _reduce(
     weight: torch.Tensor | None,
     reduction: str,
 ) -> torch.Tensor:
-    """Apply mask ``(B, C)`` and weight ``(B,)`` to an elementwise loss ``(B, C)`` and reduce."""
+    """Apply mask ``(B, C)`` and weight ``(B,)`` to an elementwise loss ``(B, C)`` and reduce.
+
+    Shapes of the loss and mask were checked by :func:`_check_shapes`.
+    """
     if mask is not None:
-        if mask.shape != loss.shape:
-            raise ValueError(f"mask shape {tuple(mask.shape)} != logits shape {tuple(loss.shape)}")
         # where(), not multiply: a masked entry with an inf/NaN loss must not poison the sum.
         loss = torch.where(mask.bool(), loss, torch.zeros_like(loss))
     if weight is not None:
@@ -72,7 +73,9 @@ def _reduce(
 class _ElementwiseLoss(nn.Module):
     """Shared plumbing: shape checks, float32 inputs, mask, weight and reduction.
 
-    Subclasses implement :meth:`elementwise`, the ``(B, C)`` loss of float32 logits and targets.
+    Subclasses implement :meth:`elementwise`, the ``(B, C)`` loss of float32 logits and targets,
+    or :meth:`masked_elementwise` when the mask changes the loss of the classes it keeps (a
+    softmax over the kept classes only).
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -83,6 +86,11 @@ class _ElementwiseLoss(nn.Module):
 
     def elementwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def masked_elementwise(self, x: torch.Tensor, y: torch.Tensor,
+                           mask: torch.Tensor | None) -> torch.Tensor:
+        """The ``(B, C)`` loss; masked entries are zeroed afterwards by the reduction."""
+        return self.elementwise(x, y)
 
     def forward(
         self,
@@ -95,8 +103,8 @@ class _ElementwiseLoss(nn.Module):
 
         Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
         """
-        _check_shapes(logits, targets)
-        loss = self.elementwise(logits.float(), targets.float())
+        _check_shapes(logits, targets, mask)
+        loss = self.masked_elementwise(logits.float(), targets.float(), mask)
         return _reduce(loss, mask, weight, self.reduction)
 
 
@@ -198,19 +206,8 @@ class CrossEntropy(_ElementwiseLoss):
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.label_smoothing = label_smoothing
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Args: logits, targets, mask ``(B, C)``; weight ``(B,)``.
-
-        Returns: scalar, or ``(B, C)`` with ``reduction="none"``.
-        """
-        _check_shapes(logits, targets, mask)
-        x, y = logits.float(), targets.float()
+    def masked_elementwise(self, x: torch.Tensor, y: torch.Tensor,
+                           mask: torch.Tensor | None) -> torch.Tensor:
         keep = mask.bool() if mask is not None else torch.ones_like(x, dtype=torch.bool)
         if self.label_smoothing > 0:
             kept = keep.float()
@@ -218,8 +215,7 @@ class CrossEntropy(_ElementwiseLoss):
             y = (1.0 - self.label_smoothing) * y + self.label_smoothing * uniform
         log_p = torch.log_softmax(x.masked_fill(~keep, float("-inf")), dim=1)
         # where(), not multiply: a masked entry's -inf must not become NaN in the sum.
-        loss = torch.where(keep, -y * log_p, torch.zeros_like(x))
-        return _reduce(loss, None, weight, self.reduction)
+        return torch.where(keep, -y * log_p, torch.zeros_like(x))
 
     def extra_repr(self) -> str:
         return f"label_smoothing={self.label_smoothing}"

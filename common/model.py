@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 from timm.models import adapt_input_conv, group_parameters, load_state_dict
 
+from common.config import dataclass_from_dict
 from common.frontend import Frontend, FrontendConfig
 
 __all__ = [
@@ -57,11 +58,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Inverse of ``to_dict``. Missing fields take defaults; unknown fields are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {unknown}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 class GeM(nn.Module):
