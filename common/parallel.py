@@ -15,6 +15,7 @@ would start the whole stage again.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -85,15 +86,35 @@ class _WorkerContext(SpawnContext):
     Process = _WorkerProcess
 
 
+# librosa modules holding @numba.guvectorize(cache=True) functions: importing one compiles them.
+LIBROSA_GUFUNC_MODULES = ("librosa.beat", "librosa.core.audio", "librosa.core.pitch",
+                          "librosa.util.utils")
+
+
+def warm_numba_caches() -> None:
+    """Compile librosa's cached gufuncs in this process before worker processes start.
+
+    numba writes the two cache files of a gufunc separately (numba/numba#10128): workers that
+    import librosa at once on a fresh install can pair files written by different processes,
+    and every process that loads that pair segfaults (seen here in ``beat_track`` on a fresh CI
+    clone). Importing the modules first, in one process, writes complete caches that workers
+    only read; forked workers inherit the compiled code outright. Cheap once compiled.
+    """
+    for name in LIBROSA_GUFUNC_MODULES:
+        importlib.import_module(name)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor | None:
     """A spawn-context pool of ``workers`` single-threaded processes (``None`` for ``<= 1``).
 
     Share one pool between phases (``parallel_map(..., pool=pool)``) so that workers pay their
     imports (librosa, scipy, sklearn: seconds each) once. Close it with ``pool.shutdown()`` or
-    use it as a context manager.
+    use it as a context manager. librosa's numba caches are written here first
+    (:func:`warm_numba_caches`).
     """
     if workers <= 1:
         return None
+    warm_numba_caches()
     return ProcessPoolExecutor(max_workers=workers, mp_context=_WorkerContext(),
                                initializer=_one_thread_per_worker)
 

@@ -45,6 +45,7 @@ from common.folds import (
 )
 from common.kaggle import write_dataset_metadata
 from common.mashup import MashupConfig
+from common.parallel import warm_numba_caches
 from common.paths import find_competition_dir
 from common.plots import save_figure
 from common.runtime import resolve_workers
@@ -176,6 +177,7 @@ def scan_and_cache(jobs: list[tuple], writer: CacheWriter, scan_path: Path, work
         results = map(_scan_star, jobs)
         executor = None
     else:
+        warm_numba_caches()  # workers decode with librosa: see common.parallel
         executor = ProcessPoolExecutor(max_workers=workers)
         results = executor.map(_scan_star, jobs, chunksize=4)
     try:

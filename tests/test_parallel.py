@@ -50,3 +50,35 @@ def test_workers_do_not_rerun_an_unguarded_script(tmp_path):
                           timeout=120, env={"PYTHONPATH": str(repo), "PATH": ""})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["script ran", "[-1, -2, -3, -4]"]
+
+
+def test_librosa_gufuncs_are_compiled_in_the_parent_before_workers_start(monkeypatch):
+    # numba/numba#10128: workers compiling librosa's cached gufuncs at once can write a broken
+    # cache pair that segfaults every later run; the parent must compile them first.
+    import sys
+
+    from common import parallel
+
+    calls = []
+    monkeypatch.setattr(parallel, "warm_numba_caches", lambda: calls.append("warm"))
+    assert parallel.process_pool(1) is None and calls == []  # no workers, nothing to warm
+    pool = parallel.process_pool(2)
+    pool.shutdown()
+    assert calls == ["warm"]
+    monkeypatch.undo()
+    parallel.warm_numba_caches()
+    assert all(name in sys.modules for name in parallel.LIBROSA_GUFUNC_MODULES)
+
+
+def test_prep_decoding_workers_start_after_the_warm_up(monkeypatch, tmp_path):
+    from common import prep
+    from common.cache import CacheWriter
+
+    calls = []
+    monkeypatch.setattr(prep, "warm_numba_caches", lambda: calls.append("warm"))
+    writer = CacheWriter(tmp_path / "cache", 22050, 1.0)
+    missing = (str(tmp_path / "absent.wav"), "absent.wav", "clip", 22050, 0.5, -70.0, None,
+               "start")
+    prep.scan_and_cache([missing], writer, tmp_path / "scan.csv", workers=2, desc="scan")
+    assert calls == ["warm"]
+    assert prep.read_scan(tmp_path / "scan.csv")["status"].tolist() == ["bad"]
