@@ -44,10 +44,10 @@ sys.path[:0] = [
     for p in Path("/kaggle/input").glob(pattern)
 ]
 
-from common.config import resolve_config  # noqa: E402
-from common.prep import PrepConfig, run_prep  # noqa: E402
-from common.runtime import setup_logging  # noqa: E402
-from common.show import show_figures, show_table  # noqa: E402
+from common.core.config import resolve_config  # noqa: E402
+from common.core.runtime import setup_logging  # noqa: E402
+from common.report.show import show_figures, show_table  # noqa: E402
+from common.stages.prep.run import PrepConfig, run_prep  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -57,7 +57,7 @@ from common.show import show_figures, show_table  # noqa: E402
 
 # %% tags=["parameters"]
 PRESET = "default"
-TASK = "birdclef-2026"  # or "messy-mashup" (common.task)
+TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks.base)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}

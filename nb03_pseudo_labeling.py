@@ -52,9 +52,9 @@ sys.path[:0] = [
 
 from IPython.display import Image, display  # noqa: E402
 
-from common.config import resolve_config  # noqa: E402
-from common.pseudo import PseudoConfig, run_pseudo  # noqa: E402
-from common.runtime import setup_logging  # noqa: E402
+from common.core.config import resolve_config  # noqa: E402
+from common.core.runtime import setup_logging  # noqa: E402
+from common.stages.pseudo.run import PseudoConfig, run_pseudo  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -67,7 +67,7 @@ from common.runtime import setup_logging  # noqa: E402
 
 # %% tags=["parameters"]
 PRESET = "default"
-TASK = "birdclef-2026"  # or "messy-mashup" (common.task)
+TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks.base)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}

@@ -32,15 +32,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.checkpoint import save_checkpoint  # noqa: E402
-from common.config import apply_preset  # noqa: E402
-from common.frontend import FrontendConfig  # noqa: E402
-from common.infer import InferConfig  # noqa: E402
-from common.members import load_members  # noqa: E402
-from common.model import ModelConfig, build_model  # noqa: E402
-from common.predictor import EnsemblePredictor  # noqa: E402
-from common.runtime import cpu_count  # noqa: E402
-from common.tta import fold_duplicate_views  # noqa: E402
+from common.core.config import apply_preset  # noqa: E402
+from common.core.runtime import cpu_count  # noqa: E402
+from common.model.checkpoint import save_checkpoint  # noqa: E402
+from common.model.frontend import FrontendConfig  # noqa: E402
+from common.model.sed import ModelConfig, build_model  # noqa: E402
+from common.stages.infer.members import load_members  # noqa: E402
+from common.stages.infer.predictor import EnsemblePredictor  # noqa: E402
+from common.stages.infer.run import InferConfig  # noqa: E402
+from common.stages.infer.tta import fold_duplicate_views  # noqa: E402
 
 SR = 32000
 

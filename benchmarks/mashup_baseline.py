@@ -3,15 +3,16 @@
     python benchmarks/mashup_baseline.py [--size demo] [--n-per-genre-per-fold 8] [--folds 4]
         [--models logreg,extra_trees,hgb] [--workers N] [--work-dir DIR]
 
-On a synthetic "messy mashup" competition (:mod:`common.synthetic_mashup`, generated into
+On a synthetic "messy mashup" competition (:mod:`devtools.synthetic.mashup`, generated into
 ``--work-dir`` unless ``--competition-dir`` is given):
 
 1. song-level folds, and ``--n-per-genre-per-fold`` training mashups per genre per fold
-   (:func:`common.mashup.generate_mashups`, the default recipe);
+   (:func:`common.tasks.mashup.render.generate_mashups`, the default recipe);
 2. the 194 features of every training mashup, every original song (its four stems summed, as
-   the training data ships) and every test clip (:mod:`common.features`);
+   the training data ships) and every test clip (:mod:`common.tasks.mashup.features`);
 3. logistic regression and a tree ensemble: out-of-fold macro F1 on mashups, the OOF-chosen
-   blend, and macro F1 on the hidden test clips (:func:`common.task.score` with the answer key);
+   blend, and macro F1 on the hidden test clips (:func:`common.tasks.base.score` with the answer
+   key);
 4. the same models trained on the original songs instead of mashups, scored on the same test
    clips: the size of the domain gap that simulating the test domain closes.
 
@@ -32,8 +33,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import plots  # noqa: E402
-from common.features import (  # noqa: E402
+from common.core.parallel import parallel_map, process_pool  # noqa: E402
+from common.core.runtime import cpu_count  # noqa: E402
+from common.report import plots  # noqa: E402
+from common.tasks.base import MESSY_MASHUP, format_submission, score, task_classes  # noqa: E402
+from common.tasks.mashup.features import (  # noqa: E402
     blend,
     blend_weights,
     encode_labels,
@@ -43,17 +47,14 @@ from common.features import (  # noqa: E402
     macro_f1_probs,
     predict_feature_models,
 )
-from common.mashup import (  # noqa: E402
+from common.tasks.mashup.render import (  # noqa: E402
     MashupConfig,
     assign_song_folds,
     check_audio,
     generate_mashups,
     list_songs,
 )
-from common.parallel import parallel_map, process_pool  # noqa: E402
-from common.runtime import cpu_count  # noqa: E402
-from common.synthetic_mashup import generate_mashup_competition  # noqa: E402
-from common.task import MESSY_MASHUP, format_submission, score, task_classes  # noqa: E402
+from devtools.synthetic.mashup import generate_mashup_competition  # noqa: E402
 
 
 def song_features(song_dir: str, sample_rate: int) -> np.ndarray:
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--n-per-genre-per-fold", type=int, default=8)
     parser.add_argument("--models", default="logreg,extra_trees",
-                        help="comma-separated keys of common.features.MODEL_BUILDERS")
+                        help="comma-separated keys of common.tasks.mashup.features.MODEL_BUILDERS")
     parser.add_argument("--workers", type=int, default=0, help="0 = every CPU")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

@@ -24,16 +24,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.augment import SpecAugment, WaveAugment  # noqa: E402
-from common.config import apply_preset, replace_dotted  # noqa: E402
-from common.data import WindowDataset, load_prep, loader_workers, make_loader  # noqa: E402
-from common.model import build_model, param_groups_lrd  # noqa: E402
-from common.train import TrainConfig, _audio_source, build_criterion, fold_data  # noqa: E402
+from common.audio.augment import SpecAugment, WaveAugment  # noqa: E402
+from common.core.config import apply_preset, replace_dotted  # noqa: E402
+from common.data.windows import WindowDataset, load_prep, loader_workers, make_loader  # noqa: E402
+from common.model.sed import build_model, param_groups_lrd  # noqa: E402
+from common.stages.train.run import (  # noqa: E402
+    TrainConfig,
+    _audio_source,
+    build_criterion,
+    fold_data,
+)
 
 
 def _tiny_prep(root: Path) -> Path:
-    from common.prep import PrepConfig, run_prep
-    from common.synthetic import generate_competition
+    from common.stages.prep.run import PrepConfig, run_prep
+    from devtools.synthetic.birdclef import generate_competition
 
     comp = generate_competition(root / "tiny", size="tiny", seed=0)
     input_root = root / "input"

@@ -25,7 +25,7 @@ def make_input_root(root: Path, competition_dir: Path, name: str = "birdclef-202
 @pytest.fixture(scope="session")
 def tiny_competition(tmp_path_factory):
     """The tiny synthetic competition (``SyntheticCompetition``), generated once per session."""
-    from common.synthetic import generate_competition
+    from devtools.synthetic.birdclef import generate_competition
 
     return generate_competition(tmp_path_factory.mktemp("tiny"), size="tiny", seed=0)
 
@@ -36,8 +36,8 @@ def prepped_input_root(tmp_path_factory, tiny_competition) -> Path:
 
     Read-only for tests: a test that writes must use its own working dir.
     """
-    from common.config import apply_preset, replace_dotted
-    from common.prep import PrepConfig, run_prep
+    from common.core.config import apply_preset, replace_dotted
+    from common.stages.prep.run import PrepConfig, run_prep
 
     competition_dir = tiny_competition.competition_dir
     input_root = make_input_root(tmp_path_factory.mktemp("prepped"), competition_dir)
@@ -51,7 +51,7 @@ def prepped_input_root(tmp_path_factory, tiny_competition) -> Path:
 def tiny_mashup_competition(tmp_path_factory):
     """The tiny synthetic messy-mashup competition (``SyntheticMashupCompetition``: 3 songs per
     genre, 6 noise clips, 10 test clips), generated once per session."""
-    from common.synthetic_mashup import generate_mashup_competition
+    from devtools.synthetic.mashup import generate_mashup_competition
 
     return generate_mashup_competition(tmp_path_factory.mktemp("tiny_mashup"), size="tiny",
                                        seed=0)
@@ -65,8 +65,8 @@ def mashup_prepped_input_root(tmp_path_factory, tiny_mashup_competition) -> Path
 
     Read-only for tests: a test that writes must use its own working dir.
     """
-    from common.config import apply_preset, apply_task, replace_dotted
-    from common.prep import PrepConfig, run_prep
+    from common.core.config import apply_preset, apply_task, replace_dotted
+    from common.stages.prep.run import PrepConfig, run_prep
 
     input_root = make_input_root(tmp_path_factory.mktemp("mashup_prepped"),
                                  tiny_mashup_competition.competition_dir, name="messy-mashup")

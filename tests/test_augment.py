@@ -1,4 +1,5 @@
-"""Tests for common.augment: every augmentation measured against what its docstring promises."""
+"""Tests for common.audio.augment: every augmentation measured against what its docstring
+promises."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.augment import (
+from common.audio.augment import (
     EPS_POWER,
     SpecAugment,
     SpecAugmentConfig,

@@ -1,4 +1,5 @@
-"""Tests for common.baselines: clip scores, cached clip features, the OOF report and blend."""
+"""Tests for common.tasks.mashup.baselines: clip scores, cached clip features, the OOF report and
+blend."""
 
 import json
 
@@ -10,11 +11,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from common import baselines  # noqa: E402
-from common.cache import CacheWriter, read_index  # noqa: E402
-from common.data import PrepData  # noqa: E402
-from common.features import FEATURE_NAMES, macro_f1_probs  # noqa: E402
-from common.task import MESSY_MASHUP  # noqa: E402
+from common.audio.cache import CacheWriter, read_index  # noqa: E402
+from common.data.windows import PrepData  # noqa: E402
+from common.tasks.base import MESSY_MASHUP  # noqa: E402
+from common.tasks.mashup import baselines  # noqa: E402
+from common.tasks.mashup.features import FEATURE_NAMES, macro_f1_probs  # noqa: E402
 
 CLASSES = ["blues", "jazz", "rock"]
 RATE = 22050

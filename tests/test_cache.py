@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.cache import AudioCache, CacheWriter, read_index
+from common.audio.cache import AudioCache, CacheWriter, read_index
 
 
 def _waves(n, seed=0):

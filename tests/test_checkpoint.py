@@ -1,4 +1,4 @@
-"""Tests for common.checkpoint: round trip, atomic writes, refusal of foreign files."""
+"""Tests for common.model.checkpoint: round trip, atomic writes, refusal of foreign files."""
 
 import json
 import pickle
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import (
+from common.model.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
 )
-from common.frontend import FrontendConfig
-from common.model import ModelConfig, build_model
+from common.model.frontend import FrontendConfig
+from common.model.sed import ModelConfig, build_model
 
 CLASSES = ["amecro", "65448", "barswa"]
 MODEL_CFG = ModelConfig(backbone="test_efficientnet", head_hidden=16)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from common import competition as comp
+from common.data import competition as comp
 
 
 def test_parse_label_list_is_safe_and_keeps_strings():

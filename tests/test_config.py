@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from common.config import (
+from common.core.config import (
     StageConfig,
     build_parser,
     config_from_dict,
@@ -97,11 +97,11 @@ def test_help_falls_back_to_field_comments():
 
 
 def test_every_stage_config_shares_the_stage_fields():
-    from common.config import StageConfig
-    from common.infer import InferConfig
-    from common.prep import PrepConfig
-    from common.pseudo import PseudoConfig
-    from common.train import TrainConfig
+    from common.core.config import StageConfig
+    from common.stages.infer.run import InferConfig
+    from common.stages.prep.run import PrepConfig
+    from common.stages.pseudo.run import PseudoConfig
+    from common.stages.train.run import TrainConfig
 
     for cls in (PrepConfig, TrainConfig, PseudoConfig, InferConfig):
         assert issubclass(cls, StageConfig)

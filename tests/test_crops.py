@@ -1,11 +1,12 @@
-"""Tests for common.crops: padding, random and energy crops, the dispatcher, frame activity."""
+"""Tests for common.audio.crops: padding, random and energy crops, the dispatcher, frame
+activity."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from common.crops import (
+from common.audio.crops import (
     crop_clip,
     energy_crop,
     frame_activity,

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.data import (
+from common.data.windows import (
     SOUNDSCAPE_PREFIX,
     AudioSource,
     WindowDataset,

@@ -1,9 +1,10 @@
-"""Tests for common.ensemble: combination maths, temporal smoothing, the budget rule."""
+"""Tests for common.stages.infer.ensemble: combination maths, temporal smoothing, the budget
+rule."""
 
 import numpy as np
 import pytest
 
-from common.ensemble import (
+from common.stages.infer.ensemble import (
     combine_models,
     plan_within_budget,
     pool_clips,
@@ -11,7 +12,7 @@ from common.ensemble import (
     sigmoid,
     smooth_windows,
 )
-from common.task import BIRDCLEF_2026, MESSY_MASHUP
+from common.tasks.base import BIRDCLEF_2026, MESSY_MASHUP
 
 
 def logit(p):

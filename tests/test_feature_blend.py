@@ -1,4 +1,4 @@
-"""Tests for common.feature_blend: reading nb02's blend files, refitting, blending."""
+"""Tests for common.tasks.mashup.feature_blend: reading nb02's blend files, refitting, blending."""
 
 import json
 import logging
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.feature_blend import load_feature_blend
-from common.features import FEATURE_NAMES, predict_feature_models
+from common.tasks.mashup.feature_blend import load_feature_blend
+from common.tasks.mashup.features import FEATURE_NAMES, predict_feature_models
 
 CLASSES = ["blues", "jazz", "rock"]
 

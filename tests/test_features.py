@@ -1,4 +1,5 @@
-"""Tests for common.features: the 194 clip features, OOF models and OOF-chosen blend weights."""
+"""Tests for common.tasks.mashup.features: the 194 clip features, OOF models and OOF-chosen blend
+weights."""
 
 from math import comb
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.audio import load_audio
-from common.features import (
+from common.audio.io import load_audio
+from common.tasks.mashup.features import (
     FEATURE_NAMES,
     _simplex_grid,
     blend,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.folds import (
+from common.data.folds import (
     ALWAYS_TRAIN,
     assign_clip_folds,
     assign_soundscape_folds,
@@ -78,7 +78,7 @@ def test_too_few_folds_rejected():
 
 
 def test_coverage_repair_moves_a_clip_out_of_a_full_fold():
-    from common.folds import _ensure_train_coverage
+    from common.data.folds import _ensure_train_coverage
 
     primary = np.array(["a"] * 6 + ["b"] * 6)
     folds = np.array([0] * 6 + [0, 1, 2, 0, 1, 2])  # every "a" clip sits in fold 0

@@ -1,4 +1,5 @@
-"""Tests for common.frontend: shapes, librosa parity, normalisation, gain invariance, autocast."""
+"""Tests for common.model.frontend: shapes, librosa parity, normalisation, gain invariance,
+autocast."""
 
 import json
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.frontend import Frontend, FrontendConfig, frames_for, gain_invariant, pcen
+from common.model.frontend import Frontend, FrontendConfig, frames_for, gain_invariant, pcen
 
 SR = 32000
 

@@ -1,4 +1,4 @@
-"""End-to-end tests of nb04 (common.infer, nb04 script): BirdCLEF on the tiny synthetic
+"""End-to-end tests of nb04 (common.stages.infer.run, nb04 script): BirdCLEF on the tiny synthetic
 competition, messy mashup on a hand-made one (whole clips, one genre each, feature blend)."""
 
 import json
@@ -12,16 +12,16 @@ import pandas as pd
 import pytest
 import torch
 
-from common import competition as comp
-from common.checkpoint import save_checkpoint
-from common.config import apply_preset, apply_task, replace_dotted, resolve_config
-from common.features import FEATURE_NAMES, extract_file_features
-from common.frontend import FrontendConfig
-from common.infer import InferConfig, run_inference
-from common.metrics import macro_roc_auc
-from common.model import ModelConfig, build_model
-from common.task import GENRES, get_task, score
-from common.tta import VIEWS
+from common.core.config import apply_preset, apply_task, replace_dotted, resolve_config
+from common.core.metrics import macro_roc_auc
+from common.data import competition as comp
+from common.model.checkpoint import save_checkpoint
+from common.model.frontend import FrontendConfig
+from common.model.sed import ModelConfig, build_model
+from common.stages.infer.run import InferConfig, run_inference
+from common.stages.infer.tta import VIEWS
+from common.tasks.base import GENRES, get_task, score
+from common.tasks.mashup.features import FEATURE_NAMES, extract_file_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)

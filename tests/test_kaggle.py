@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from common import kaggle_push
-from common.kaggle import (
+from common.core.kaggle import (
     CODE_DATASET_SLUG,
     KERNEL_PLANS,
     PLACEHOLDER_USER,
@@ -24,9 +23,10 @@ from common.kaggle import (
     title_for_slug,
     vendor_package,
 )
-from common.notebooks import build_notebook, notebook_text
-from common.pipeline import REPO_ROOT, STAGES
-from common.task import TASKS, get_task
+from common.tasks.base import TASKS, get_task
+from devtools import push as kaggle_push
+from devtools.notebooks import build_notebook, notebook_text
+from devtools.pipeline import REPO_ROOT, STAGES
 
 REQUIRED_KERNEL_FIELDS = {"id", "title", "code_file", "language", "kernel_type", "is_private",
                           "enable_gpu", "enable_internet", "dataset_sources",
@@ -139,7 +139,8 @@ def field_default(node: ast.AnnAssign):
 
 
 # The common module holding each stage's config (see common/__init__.py).
-STAGE_MODULES = {"nb01": "prep", "nb02": "train", "nb03": "pseudo", "nb04": "infer"}
+STAGE_MODULES = {"nb01": "stages/prep/run", "nb02": "stages/train/run", "nb03": "stages/pseudo/run",
+                 "nb04": "stages/infer/run"}
 
 
 def task_slug_overrides(node: ast.ClassDef, task: str) -> dict[str, object]:
@@ -191,7 +192,7 @@ def test_stage_config_reads_the_slugs_its_kernel_attaches(task, stage):
             else:
                 assert default in attached, (
                     f"{cls}.{name}={default!r} for {task}, but the {stage.name} kernel attaches "
-                    f"{sorted(attached)}: update common.kaggle.KERNEL_PLANS or the class's "
+                    f"{sorted(attached)}: update common.core.kaggle.KERNEL_PLANS or the class's "
                     "TASK_OVERRIDES")
 
 
@@ -215,7 +216,7 @@ def test_code_dataset_is_named_after_the_task(tmp_path):
     meta = json.loads((folder / "dataset-metadata.json").read_text())
     assert meta["id"] == "me/messy-mashup-common"
     assert meta["title"] == "Messy Mashup common code"
-    assert (folder / "common" / "task.py").is_file()
+    assert (folder / "common" / "tasks" / "base.py").is_file()
 
 
 def test_code_dataset_layout_and_imports(tmp_path):
@@ -223,7 +224,7 @@ def test_code_dataset_layout_and_imports(tmp_path):
     meta = json.loads((folder / "dataset-metadata.json").read_text())
     assert meta["id"] == f"me/{CODE_DATASET_SLUG}"
     assert (folder / "common" / "__init__.py").is_file()
-    assert (folder / "common" / "prep.py").is_file()
+    assert (folder / "common" / "stages" / "prep" / "run.py").is_file()
     assert (folder / "requirements.txt").is_file()
     assert (folder / "iterstrat" / "ml_stratifiers.py").is_file()
     assert list((folder / "iterstrat").glob("LICENSE*"))
@@ -405,7 +406,7 @@ def test_real_run_with_a_fake_kaggle_cli(task, tmp_path, monkeypatch, capsys):
 def test_kernel_output_mounts_are_found(tmp_path):
     """Attached notebook outputs mount at /kaggle/input/<slug> or, in Kaggle's newer layout,
     /kaggle/input/notebooks/<owner>/<slug>; the stages find both."""
-    from common.paths import find_dataset_dir
+    from common.core.paths import find_dataset_dir
 
     nested = tmp_path / "notebooks" / "me" / "birdclef-2026-models"
     nested.mkdir(parents=True)

@@ -1,4 +1,5 @@
-"""Tests for common.losses against hand-computed values, plus mask, weight and reduction rules."""
+"""Tests for common.model.losses against hand-computed values, plus mask, weight and reduction
+rules."""
 
 import math
 
@@ -7,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from common.losses import AsymmetricLoss, BCEWithLogits, CrossEntropy, FocalLoss, build_loss
+from common.model.losses import AsymmetricLoss, BCEWithLogits, CrossEntropy, FocalLoss, build_loss
 
 
 def sig(x: float) -> float:

@@ -1,4 +1,5 @@
-"""Tests for common.mashup: per-genre mashups built from stems, with folds and bad files."""
+"""Tests for common.tasks.mashup.render: per-genre mashups built from stems, with folds and bad
+files."""
 
 import dataclasses
 import math
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from common.mashup import (
+from common.tasks.mashup.render import (
     STEM_TYPES,
     MashupConfig,
     SongInfo,
@@ -22,9 +23,9 @@ from common.mashup import (
     render_mashup,
     scan_song,
 )
-from common.mashup import _stretch_rate as stretch_rate
-from common.synthetic_mashup.songs import write_corrupt_stem, write_noise, write_song
-from common.synthetic_mashup.styles import plan_song
+from common.tasks.mashup.render import _stretch_rate as stretch_rate
+from devtools.synthetic.mashup.songs import write_corrupt_stem, write_noise, write_song
+from devtools.synthetic.mashup.styles import plan_song
 
 GENRES = ("jazz", "rock")
 SONG_SECONDS = 4.0

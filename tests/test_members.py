@@ -1,4 +1,4 @@
-"""Tests for common.members: compatibility checks, class order, compiled runners."""
+"""Tests for common.stages.infer.members: compatibility checks, class order, compiled runners."""
 
 import logging
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import save_checkpoint
-from common.frontend import FrontendConfig
-from common.members import (
+from common.model.checkpoint import save_checkpoint
+from common.model.frontend import FrontendConfig
+from common.model.sed import ModelConfig, build_model
+from common.stages.infer.members import (
     check_frontend,
     class_permutation,
     compile_runner,
@@ -16,7 +17,6 @@ from common.members import (
     group_by_frontend,
     load_members,
 )
-from common.model import ModelConfig, build_model
 
 CLASSES = ["65448", "grekis", "litjas"]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)

@@ -1,11 +1,11 @@
-"""Tests for common.metrics against sklearn, and Kaggle-scorer alignment rules."""
+"""Tests for common.core.metrics against sklearn, and Kaggle-scorer alignment rules."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from common.metrics import macro_auc_array, macro_roc_auc, per_class_auc
+from common.core.metrics import macro_auc_array, macro_roc_auc, per_class_auc
 
 CLASSES = ["amecro", "65448", "barswa", "1139490", "emptyclass"]
 
@@ -129,7 +129,7 @@ def test_macro_auc_array_edge_cases():
 # ---------------------------------------------------------------------------------------------
 # macro_f1 (single-label tasks: the mashup genres).
 
-from common.metrics import macro_f1  # noqa: E402
+from common.core.metrics import macro_f1  # noqa: E402
 
 
 def _label_frames():

@@ -1,4 +1,5 @@
-"""Tests for common.model: shapes, SED head arithmetic, pretrained loading, layer-wise LR decay."""
+"""Tests for common.model.sed: shapes, SED head arithmetic, pretrained loading, layer-wise LR
+decay."""
 
 import json
 
@@ -7,8 +8,8 @@ import timm
 import torch
 import torch.nn as nn
 
-from common.frontend import FrontendConfig
-from common.model import (
+from common.model.frontend import FrontendConfig
+from common.model.sed import (
     BirdModel,
     GeM,
     ModelConfig,

@@ -16,7 +16,8 @@ import nbformat
 import pytest
 from conftest import make_input_root
 
-from common.notebooks import (
+from common.tasks.base import get_task
+from devtools.notebooks import (
     assign_parameters,
     build_notebook,
     execute_stage,
@@ -27,8 +28,7 @@ from common.notebooks import (
     sync_notebooks,
     write_notebook,
 )
-from common.pipeline import STAGES
-from common.task import get_task
+from devtools.pipeline import STAGES
 
 SCRIPTS = stage_scripts()
 SCRIPT_IDS = [p.stem for p in SCRIPTS]
@@ -92,7 +92,7 @@ def parameters_source(notebook: nbformat.NotebookNode) -> str:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
 def test_notebook_with_another_task_changes_only_the_task_line(script, tmp_path):
-    """What common.kaggle_push uploads for another task: Kaggle runs the notebook as it is."""
+    """What devtools.push uploads for another task: Kaggle runs the notebook as it is."""
     dest = write_notebook(script, tmp_path / "pushed.ipynb", parameters={"TASK": "messy-mashup"})
     pushed = nbformat.read(dest, as_version=4)
     generated = build_notebook(script)
@@ -101,7 +101,7 @@ def test_notebook_with_another_task_changes_only_the_task_line(script, tmp_path)
     changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
     assert len(before) == len(after) and len(changed) == 1
     # The alternative named in the comment becomes the script's own value.
-    assert after[changed[0]] == 'TASK = "messy-mashup"  # or "birdclef-2026" (common.task)'
+    assert after[changed[0]] == 'TASK = "messy-mashup"  # or "birdclef-2026" (common.tasks.base)'
     assert before[changed[0]].startswith('TASK = "birdclef-2026"')
     for cell in pushed.cells:
         if "parameters" in cell.metadata.get("tags", []):
@@ -184,7 +184,7 @@ def expect_outputs(stage_name, working_dir, competition_dir, task):
         for name in ("train_folds.csv", "species.csv", "soundscape_labels_folds.csv"):
             assert (working_dir / name).is_file(), name
     elif stage_name == "nb04":
-        from common.competition import read_csv_str
+        from common.data.competition import read_csv_str
 
         submission = read_csv_str(working_dir / "submission.csv")
         sample = read_csv_str(competition_dir / "sample_submission.csv")
@@ -196,7 +196,7 @@ def expect_outputs(stage_name, working_dir, competition_dir, task):
 
 @pytest.mark.parametrize(("task", "stage"), RUNS, ids=[f"{t}-{s.name}" for t, s in RUNS])
 def test_stage_notebook_runs_top_to_bottom(task, stage, notebook_run, request):
-    from common.kaggle import KERNEL_PLANS
+    from common.core.kaggle import KERNEL_PLANS
 
     run = _task_run(notebook_run, request, task)
     missing = [n for n in KERNEL_PLANS[stage.name].upstream if n not in run["done"]]

@@ -1,11 +1,11 @@
-"""Tests for common.parallel: ordered results on any worker count, errors re-raised."""
+"""Tests for common.core.parallel: ordered results on any worker count, errors re-raised."""
 
 import math
 import operator
 
 import pytest
 
-from common.parallel import parallel_map, process_pool
+from common.core.parallel import parallel_map, process_pool
 
 
 def test_results_keep_item_order_in_process_and_in_workers():
@@ -42,7 +42,7 @@ def test_workers_do_not_rerun_an_unguarded_script(tmp_path):
 
     script = tmp_path / "stage.py"
     script.write_text("import operator\n"
-                      "from common.parallel import parallel_map\n"
+                      "from common.core.parallel import parallel_map\n"
                       "print('script ran')\n"
                       "print(parallel_map(operator.neg, [1, 2, 3, 4], workers=2))\n")
     repo = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_librosa_gufuncs_are_compiled_in_the_parent_before_workers_start(monkeyp
     # cache pair that segfaults every later run; the parent must compile them first.
     import sys
 
-    from common import parallel
+    from common.core import parallel
 
     calls = []
     monkeypatch.setattr(parallel, "warm_numba_caches", lambda: calls.append("warm"))
@@ -71,8 +71,8 @@ def test_librosa_gufuncs_are_compiled_in_the_parent_before_workers_start(monkeyp
 
 
 def test_prep_decoding_workers_start_after_the_warm_up(monkeypatch, tmp_path):
-    from common import prep
-    from common.cache import CacheWriter
+    from common.audio.cache import CacheWriter
+    from common.stages.prep import run as prep
 
     calls = []
     monkeypatch.setattr(prep, "warm_numba_caches", lambda: calls.append("warm"))

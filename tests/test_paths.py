@@ -1,6 +1,6 @@
 import pytest
 
-from common.paths import find_competition_dir, find_dataset_dir
+from common.core.paths import find_competition_dir, find_dataset_dir
 
 
 @pytest.mark.parametrize("layout", ["birdclef-2026", "competitions/birdclef-2026"])

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from common.competition import read_csv_str
-from common.pipeline import STAGES, StageFailed, main, run_pipeline
-from common.task import get_task, score
+from common.data.competition import read_csv_str
+from common.tasks.base import get_task, score
+from devtools.pipeline import STAGES, StageFailed, main, run_pipeline
 
 
 @pytest.mark.parametrize("task", ["birdclef-2026", "messy-mashup"])
@@ -59,10 +59,10 @@ def test_not_a_competition_folder(tmp_path):
 
 
 def test_console_keeps_log_lines_and_finished_bars_only():
-    from common.pipeline import console_line
+    from devtools.pipeline import console_line
 
-    assert console_line("12:00 INFO common.train: fold 0 done\n") == \
-        "12:00 INFO common.train: fold 0 done"
+    assert console_line("12:00 INFO common.stages.train.run: fold 0 done\n") == \
+        "12:00 INFO common.stages.train.run: fold 0 done"
     assert console_line("epoch 1:  40%|####      | 4/10 [00:01<00:02]\r") is None
     assert console_line("\rdecode:  50%|#   | 1/2\rdecode: 100%|####| 2/2 [00:01]\n") == \
         "decode: 100%|####| 2/2 [00:01]"

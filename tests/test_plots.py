@@ -1,4 +1,4 @@
-"""Tests for common.plots figures added for the mashup task."""
+"""Tests for common.report.plots figures added for the mashup task."""
 
 import matplotlib
 
@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from common import plots  # noqa: E402
+from common.report import plots  # noqa: E402
 
 
 def test_confusion_matrix_counts_and_title(tmp_path):

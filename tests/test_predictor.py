@@ -1,4 +1,5 @@
-"""Tests for common.predictor: decoding ahead, the loop's coverage, the budget with a fake clock."""
+"""Tests for common.stages.infer.predictor: decoding ahead, the loop's coverage, the budget with a
+fake clock."""
 
 import dataclasses
 
@@ -7,13 +8,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from common.checkpoint import save_checkpoint
-from common.config import apply_preset
-from common.frontend import FrontendConfig
-from common.infer import InferConfig
-from common.members import load_members
-from common.model import ModelConfig, build_model
-from common.predictor import EnsemblePredictor, decode_ahead
+from common.core.config import apply_preset
+from common.model.checkpoint import save_checkpoint
+from common.model.frontend import FrontendConfig
+from common.model.sed import ModelConfig, build_model
+from common.stages.infer.members import load_members
+from common.stages.infer.predictor import EnsemblePredictor, decode_ahead
+from common.stages.infer.run import InferConfig
 
 CLASSES = ["65448", "grekis", "litjas"]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)

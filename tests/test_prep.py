@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from conftest import make_input_root
 
-import common.prep as prep
-from common.audio import load_audio
-from common.cache import AudioCache
-from common.competition import read_csv_str, read_sample_submission, species_columns
-from common.config import apply_preset, replace_dotted
-from common.prep import PrepConfig, run_prep
+import common.stages.prep.run as prep
+from common.audio.cache import AudioCache
+from common.audio.io import load_audio
+from common.core.config import apply_preset, replace_dotted
+from common.data.competition import read_csv_str, read_sample_submission, species_columns
+from common.stages.prep.run import PrepConfig, run_prep
 
 
 def _cfg(input_root, working_dir, **changes):

@@ -1,4 +1,4 @@
-"""Tests for common.prep_mashup: nb01 on the tiny synthetic messy-mashup competition."""
+"""Tests for common.tasks.mashup.prep: nb01 on the tiny synthetic messy-mashup competition."""
 
 import json
 import shutil
@@ -9,15 +9,21 @@ import pytest
 import soundfile as sf
 from conftest import make_input_root
 
-import common.prep as prep
-import common.prep_mashup as prep_mashup
-from common.audio import load_audio
-from common.cache import AudioCache
-from common.competition import read_csv_str
-from common.config import apply_preset, apply_task, build_parser, replace_dotted, resolve_config
-from common.mashup import STEM_TYPES
-from common.prep import PrepConfig, run_prep
-from common.task import GENRES
+import common.stages.prep.run as prep
+import common.tasks.mashup.prep as prep_mashup
+from common.audio.cache import AudioCache
+from common.audio.io import load_audio
+from common.core.config import (
+    apply_preset,
+    apply_task,
+    build_parser,
+    replace_dotted,
+    resolve_config,
+)
+from common.data.competition import read_csv_str
+from common.stages.prep.run import PrepConfig, run_prep
+from common.tasks.base import GENRES
+from common.tasks.mashup.render import STEM_TYPES
 
 CONTRACT_COLUMNS = ["filename", "primary_label", "secondary_labels", "fold", "duration_seconds",
                     "active_share", "best_window_start_seconds"]

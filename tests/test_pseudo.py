@@ -13,16 +13,22 @@ import os
 import numpy as np
 import pytest
 
-from common.audio import load_audio
-from common.cache import AudioCache
-from common.checkpoint import load_checkpoint
-from common.competition import read_csv_str
-from common.config import apply_preset, apply_task, config_from_dict, replace_dotted, resolve_config
-from common.data import load_prep, read_extra_windows
-from common.pseudo import PseudoConfig, run_pseudo, student_config
-from common.pseudo_tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
-from common.task import GENRES
-from common.train import TrainConfig, fold_data, run_training
+from common.audio.cache import AudioCache
+from common.audio.io import load_audio
+from common.core.config import (
+    apply_preset,
+    apply_task,
+    config_from_dict,
+    replace_dotted,
+    resolve_config,
+)
+from common.data.competition import read_csv_str
+from common.data.windows import load_prep, read_extra_windows
+from common.model.checkpoint import load_checkpoint
+from common.stages.pseudo.run import PseudoConfig, run_pseudo, student_config
+from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
+from common.stages.train.run import TrainConfig, fold_data, run_training
+from common.tasks.base import GENRES
 
 
 def test_config_rejects_unknown_modes():

@@ -1,4 +1,5 @@
-"""Pseudo-label tables (common.pseudo_tables) on hand-made probabilities: windowed BirdCLEF tables
+"""Pseudo-label tables (common.stages.pseudo.tables) on hand-made probabilities: windowed BirdCLEF
+tables
 (soft, hard view, counts) and whole-clip mashup tables (scored clips, one-hot or soft targets,
 counts)."""
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.pseudo_tables import (
+from common.stages.pseudo.tables import (
     CLIP_META_COLUMNS,
     META_COLUMNS,
     class_counts,
@@ -16,7 +17,7 @@ from common.pseudo_tables import (
     hard_label_table,
     pseudo_label_table,
 )
-from common.task import GENRES
+from common.tasks.base import GENRES
 
 CLASSES = ["aaa", "65448", "ccc"]
 GENRE_LIST = list(GENRES)

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from common import show
+from common.report import show
 
 
 def test_script_mode_prints_text_and_paths(capsys, tmp_path):

@@ -1,10 +1,10 @@
-"""Tests for common.submission: row ids, column and row order, fallback, validation."""
+"""Tests for common.stages.infer.submission: row ids, column and row order, fallback, validation."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from common.submission import (
+from common.stages.infer.submission import (
     build_clip_submission,
     build_submission,
     file_row_ids,
@@ -12,7 +12,7 @@ from common.submission import (
     submission_order,
     validate_submission,
 )
-from common.task import MESSY_MASHUP
+from common.tasks.base import MESSY_MASHUP
 
 CLASSES = ["65448", "grekis", "1234son01"]  # numeric-looking labels must stay strings
 
@@ -58,7 +58,7 @@ def test_build_aligns_rows_and_keeps_string_columns():
 
 
 def test_csv_round_trip_keeps_numeric_labels_as_strings(tmp_path):
-    from common.competition import read_csv_str
+    from common.data.competition import read_csv_str
 
     sample = sample_df(["a_5"])
     sub = build_submission(["a_5"], np.full((1, 3), 0.5, np.float32), sample, 0.0)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.data import read_extra_windows
-from common.subsets import (
+from common.data.windows import read_extra_windows
+from common.stages.pseudo.subsets import (
     curate_positive_subsets,
     mine_hard_negatives,
     negative_subset_name,

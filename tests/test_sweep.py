@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.sweep import expand_grid, main, parse_grid, run_config, run_id_of, run_sweep
+from devtools.sweep import expand_grid, main, parse_grid, run_config, run_id_of, run_sweep
 
 
 def test_parse_and_expand_grid():

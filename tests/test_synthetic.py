@@ -1,4 +1,5 @@
-"""Tests for ``common.synthetic``: layout, schemas, planted defects, determinism, learnability.
+"""Tests for ``devtools.synthetic.birdclef``: layout, schemas, planted defects, determinism,
+learnability.
 
 The "tiny" competition comes from conftest.py's session fixture; this module generates it once
 more with ``empty_test`` and the same seed, which doubles as the determinism check.
@@ -17,11 +18,16 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from common import synthetic
-from common.synthetic import SAMPLE_RATE, SIZES, SyntheticCompetition, generate_competition
-from common.synthetic.ogg import ogg_crc, set_ogg_serial
-from common.synthetic.plan import plan_competition
-from common.synthetic.render import audio_jobs, write_audio_job
+from devtools.synthetic import birdclef as synthetic
+from devtools.synthetic.birdclef import (
+    SAMPLE_RATE,
+    SIZES,
+    SyntheticCompetition,
+    generate_competition,
+)
+from devtools.synthetic.birdclef.ogg import ogg_crc, set_ogg_serial
+from devtools.synthetic.birdclef.plan import plan_competition
+from devtools.synthetic.birdclef.render import audio_jobs, write_audio_job
 
 TINY = SIZES["tiny"]
 WINDOW_ENDS = range(5, int(TINY.soundscape_seconds) + 1, 5)  # row_id suffixes, seconds

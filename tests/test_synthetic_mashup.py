@@ -1,4 +1,4 @@
-"""Tests for common.synthetic_mashup: the fake messy-mashup competition and its answer key."""
+"""Tests for devtools.synthetic.mashup: the fake messy-mashup competition and its answer key."""
 
 import json
 from collections import Counter
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from common.synthetic_mashup import (
+from common.tasks.base import GENRES, MESSY_MASHUP, task_classes
+from devtools.synthetic.mashup import (
     SIZES,
     STYLES,
     main,
@@ -16,8 +17,7 @@ from common.synthetic_mashup import (
     plan_songs,
     render_song,
 )
-from common.synthetic_mashup.noise import NOISE_RENDERERS, render_noise
-from common.task import GENRES, MESSY_MASHUP, task_classes
+from devtools.synthetic.mashup.noise import NOISE_RENDERERS, render_noise
 
 
 @pytest.fixture(scope="module")

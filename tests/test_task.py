@@ -1,4 +1,5 @@
-"""Tests for common.task: the task registry and the functions that replace hard-coded choices."""
+"""Tests for common.tasks.base: the task registry and the functions that replace hard-coded
+choices."""
 
 import dataclasses
 
@@ -8,8 +9,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from common.metrics import macro_roc_auc
-from common.task import (
+from common.core.metrics import macro_roc_auc
+from common.tasks.base import (
     BIRDCLEF_2026,
     GENRES,
     MESSY_MASHUP,

@@ -6,12 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from common.checkpoint import load_checkpoint, model_from_checkpoint
-from common.competition import read_csv_str
-from common.config import apply_preset, apply_task, replace_dotted
-from common.data import load_prep
-from common.task import MESSY_MASHUP
-from common.train import (
+from common.core.config import apply_preset, apply_task, replace_dotted
+from common.data.competition import read_csv_str
+from common.data.windows import load_prep
+from common.model.checkpoint import load_checkpoint, model_from_checkpoint
+from common.stages.train.run import (
     TrainConfig,
     build_criterion,
     build_scheduler,
@@ -22,6 +21,7 @@ from common.train import (
     run_training,
     train_fold,
 )
+from common.tasks.base import MESSY_MASHUP
 
 
 def _cfg(input_root, working_dir, **changes):
@@ -162,7 +162,7 @@ def test_fold_without_soundscapes_selects_by_focal_auc(prep, prepped_input_root,
     no_val = load_prep(prep.prep_dir)
     no_val.soundscape_df = no_val.soundscape_df.assign(fold=0)  # fold 1 has none left
     cfg = _cfg(prepped_input_root, tmp_path, folds=(1,), max_steps_per_epoch=1)
-    with caplog.at_level(logging.WARNING, logger="common.validation"):
+    with caplog.at_level(logging.WARNING, logger="common.stages.train.validation"):
         summary = train_fold(cfg, no_val, 1)
     assert summary["selection"] == "val_focal_auc"
     assert any("focal-clip AUC" in r.getMessage() for r in caplog.records)
@@ -201,7 +201,7 @@ def test_min_rating_drops_low_rated_clips_from_training_only(prep, prepped_input
 
 
 def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root, tmp_path):
-    from common.train import extra_windows_path
+    from common.stages.train.run import extra_windows_path
 
     assert extra_windows_path("/a/p_fold{fold}.csv", 3).name == "p_fold3.csv"
     for k in (0, 1):
@@ -218,8 +218,8 @@ def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root
 
 
 def test_class_balance_weights_and_sampler():
-    from common.data import WindowItems, make_loader
-    from common.train import class_balance_weights
+    from common.data.windows import WindowItems, make_loader
+    from common.stages.train.run import class_balance_weights
 
     targets = np.zeros((13, 3), np.float32)
     targets[:9, 0] = 1  # 9 rows of class 0
@@ -251,8 +251,8 @@ def test_class_balance_weights_and_sampler():
 
 
 def test_warm_start_loads_the_teacher_weights(prep, prepped_input_root, tmp_path):
-    from common.checkpoint import save_checkpoint
-    from common.model import build_model
+    from common.model.checkpoint import save_checkpoint
+    from common.model.sed import build_model
 
     cfg = _cfg(prepped_input_root, tmp_path / "student", folds=(0,), epochs=1,
                max_steps_per_epoch=1, lr=0.0, ema=False, init_checkpoint=str(
@@ -294,7 +294,7 @@ def make_mashup_prep(prep_dir, clips_per_genre_fold: int = 1, n_folds: int = 2):
     """An nb01 output for the mashup task, by hand, following the contract: 30-s clips at
     22.05 kHz cached whole (kind "clip"), two noise clips (kind "background", one shorter than
     a window), and the CSVs nb02 reads."""
-    from common.cache import CacheWriter
+    from common.audio.cache import CacheWriter
 
     rng = np.random.default_rng(0)
     rows = []

@@ -1,12 +1,13 @@
-"""Tests for common.tta: the views, their equivalences, folding views that cost no pass."""
+"""Tests for common.stages.infer.tta: the views, their equivalences, folding views that cost no
+pass."""
 
 import numpy as np
 import pytest
 import torch
 
-from common.augment import SpecAugmentConfig
-from common.frontend import Frontend, FrontendConfig
-from common.tta import (
+from common.audio.augment import SpecAugmentConfig
+from common.model.frontend import Frontend, FrontendConfig
+from common.stages.infer.tta import (
     apply_view,
     check_views,
     fold_duplicate_views,

@@ -1,4 +1,5 @@
-"""nb02's validation (common.validation) on hand-made audio and a stub model whose logits are
+"""nb02's validation (common.stages.train.validation) on hand-made audio and a stub model whose
+logits are
 the first samples of each window, so every probability and score is known in advance."""
 
 from types import SimpleNamespace
@@ -8,11 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from common.cache import CacheWriter, read_index
-from common.competition import read_csv_str
-from common.data import AudioSource, WindowItems, clip_window_items
-from common.task import BIRDCLEF_2026, GENRES, MESSY_MASHUP
-from common.validation import (
+from common.audio.cache import CacheWriter, read_index
+from common.data.competition import read_csv_str
+from common.data.windows import AudioSource, WindowItems, clip_window_items
+from common.stages.train.validation import (
     ClipValidation,
     WindowValidation,
     focal_auc,
@@ -20,6 +20,7 @@ from common.validation import (
     make_validation,
     soundscape_auc,
 )
+from common.tasks.base import BIRDCLEF_2026, GENRES, MESSY_MASHUP
 
 RATE = 1000  # Hz: 5-s windows of 5,000 samples keep the cache tiny
 WINDOW = 5 * RATE

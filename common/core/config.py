@@ -1,0 +1,345 @@
+"""Stage configs and how a notebook's parameters become one.
+
+Every stage has one frozen dataclass whose defaults are the real Kaggle recipe, plus named
+presets (``smoke`` for tests, ``cpu`` for a laptop). A notebook resolves its config the same way
+whether it runs on Kaggle (no arguments), as a local script (``--param value`` flags) or as an
+executed notebook (a papermill ``parameters`` cell): preset, then the notebook's ``OVERRIDES``,
+then command-line flags, each later one winning.
+
+Nested dataclass fields (for example ``frontend.n_mels``) are addressed with dotted names, on the
+command line as ``--frontend.n-mels 64`` and in ``OVERRIDES`` as ``{"frontend.n_mels": 64}``.
+
+Every stage also has a ``task`` (a :mod:`common.tasks.base` name). A stage class's
+``TASK_OVERRIDES``
+say how its defaults differ for a task (dataset slugs, sample rate, loss...); they apply right
+after the preset (then ``TASK_PRESETS[task][preset]``, the rare preset value that differs per
+task), so the notebook's ``OVERRIDES`` and command-line flags still win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+PRESET_NAMES = ("default", "cpu", "smoke")
+
+
+def describe(help_text: str, **kwargs: Any) -> dict[str, Any]:
+    """Field metadata carrying the ``--help`` text of a config field."""
+    return {"help": help_text, **kwargs}
+
+
+def param(default: Any, help_text: str) -> Any:
+    """A config field with a default and the sentence ``--help`` shows for it."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for sequence defaults: configs are frozen and hashable")
+    if dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=lambda: default, metadata=describe(help_text))
+    return dataclasses.field(default=default, metadata=describe(help_text))
+
+
+@dataclasses.dataclass(frozen=True)
+class StageConfig:
+    """Fields every stage has: where inputs are, where outputs go, which preset it came from.
+
+    Stage configs subclass it and add their own parameters and ``PRESETS``.
+    """
+
+    preset: str = param("default", "name of the preset this config started from")
+    task: str = param("birdclef-2026", "competition task (common.tasks.base): birdclef-2026 or "
+                      "messy-mashup; sets the task defaults of TASK_OVERRIDES")
+    input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
+    working_dir: str = param("/kaggle/working", "where outputs go")
+    competition: str = param("birdclef-2026", "competition slug under the input root")
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.working_dir)
+
+    @property
+    def task_spec(self) -> Any:
+        """The :class:`common.tasks.base.TaskSpec` named by ``task``."""
+        from common.tasks.base import get_task
+
+        return get_task(self.task)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flattening nested dataclasses into dotted keys and back.
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """``{dotted_name: value}`` for every leaf field of a (nested) config dataclass."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(flatten(value, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+def _comment_help(cls: type) -> dict[str, str]:
+    """``{field: trailing comment}`` from a dataclass's source (timm-style ``x: int = 1  # why``).
+
+    Lets configs written with a comment per field show that comment in ``--help`` without
+    repeating it in field metadata.
+    """
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    pattern = re.compile(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", re.MULTILINE)
+    return {name: text.strip() for name, text in pattern.findall(source)}
+
+
+def leaf_fields(cls: type, prefix: str = "", defaults: Any = None
+                ) -> dict[str, tuple[Any, Any, str]]:
+    """``{dotted_name: (type, default, help)}`` for every leaf field of a config class.
+
+    ``defaults``: the instance whose values are the defaults (``cls()`` when ``None``); a nested
+    field's defaults are the parent's default value of it, which may differ from its class's.
+    """
+    out: dict[str, tuple[Any, Any, str]] = {}
+    hints = _field_types(cls)
+    defaults = cls() if defaults is None else defaults
+    comments = _comment_help(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        default = getattr(defaults, f.name)
+        if dataclasses.is_dataclass(default):
+            out.update(leaf_fields(type(default), f"{prefix}{f.name}.", default))
+        else:
+            help_text = f.metadata.get("help") or comments.get(f.name, "")
+            out[f"{prefix}{f.name}"] = (tp, default, help_text)
+    return out
+
+
+def replace_dotted(config: C, changes: dict[str, Any]) -> C:
+    """``dataclasses.replace`` that accepts dotted keys for nested fields.
+
+    Unknown keys raise a ``KeyError`` that lists the valid names, so a typo in a notebook's
+    ``OVERRIDES`` fails loudly instead of being ignored.
+    """
+    if not changes:
+        return config
+    valid = leaf_fields(type(config))
+    nested: dict[str, dict[str, Any]] = {}
+    direct: dict[str, Any] = {}
+    for key, value in changes.items():
+        if isinstance(value, dict) and dataclasses.is_dataclass(getattr(config, key, None)):
+            for sub_key, sub_value in value.items():
+                nested.setdefault(key, {})[sub_key] = sub_value
+            continue
+        if key not in valid:
+            close = [name for name in valid if key.split(".")[-1] in name]
+            hint = f" Did you mean: {', '.join(close[:5])}?" if close else ""
+            raise KeyError(
+                f"{type(config).__name__} has no parameter {key!r}.{hint} "
+                f"Run the script with --help for the full list."
+            )
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = _coerce(valid[key][0], value, key)
+    for head, sub in nested.items():
+        direct[head] = replace_dotted(getattr(config, head), sub)
+    return dataclasses.replace(config, **direct)
+
+
+def _strip_optional(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _coerce(tp: Any, value: Any, name: str) -> Any:
+    """Convert a CLI string (or a JSON value) to the field's declared type."""
+    tp = _strip_optional(tp)
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        (item_tp, *_) = typing.get_args(tp) or (str,)
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            items = list(value)
+        return tuple(_coerce(item_tp, v, name) for v in items)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"parameter {name!r} expects true/false, got {value!r}")
+    if tp in (int, float, str):
+        try:
+            return tp(value)
+        except ValueError as err:
+            raise ValueError(f"parameter {name!r} expects {tp.__name__}, got {value!r}") from err
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets and resolution.
+
+
+def apply_preset(cls: type[C], preset: str) -> C:
+    """The config of a named preset: the class defaults changed by ``cls.PRESETS[preset]``."""
+    presets: dict[str, dict[str, Any]] = getattr(cls, "PRESETS", {})
+    if preset == "default":
+        return cls()
+    if preset not in presets:
+        raise KeyError(
+            f"unknown preset {preset!r} for {cls.__name__}; choose one of "
+            f"{', '.join(['default', *presets])}"
+        )
+    return replace_dotted(cls(), presets[preset])
+
+
+def apply_task(config: C, task: str, preset: str = "default") -> C:
+    """``config`` with ``task`` set and the class's task defaults applied.
+
+    ``TASK_OVERRIDES[task]`` first, then ``TASK_PRESETS[task][preset]`` when the class has one:
+    the few preset values that must differ per task (a smoke run of one task may need another
+    threshold than the other's). Unknown task names raise a ``KeyError`` listing the
+    registered ones.
+    """
+    from common.tasks.base import get_task
+
+    get_task(task)
+    cls = type(config)
+    changes = {"task": task, **getattr(cls, "TASK_OVERRIDES", {}).get(task, {})}
+    changes.update(getattr(cls, "TASK_PRESETS", {}).get(task, {}).get(preset, {}))
+    return replace_dotted(config, changes)
+
+
+def build_parser(cls: type, description: str = "") -> argparse.ArgumentParser:
+    """An argparse parser with one ``--flag`` per leaf field, its default and its meaning."""
+    # Defaults are written into each help line by hand: the parser's own defaults are None so
+    # that only flags actually given override the preset.
+    parser = argparse.ArgumentParser(description=description)
+    presets = ["default", *getattr(cls, "PRESETS", {})]
+    parser.add_argument("--preset", default=None, choices=presets,
+                        help="named preset the other parameters start from (default: default)")
+    for name, (tp, default, help_text) in leaf_fields(cls).items():
+        if name == "preset":  # set through --preset above
+            continue
+        flag = "--" + name.replace("_", "-")
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        parser.add_argument(
+            flag, dest=name, default=None, metavar=_metavar(tp),
+            help=f"{help_text} (default: {shown!r})",
+        )
+    return parser
+
+
+def _metavar(tp: Any) -> str:
+    tp = _strip_optional(tp)
+    if typing.get_origin(tp) is tuple:
+        return "A,B,..."
+    return getattr(tp, "__name__", "VALUE").upper()
+
+
+def running_in_notebook() -> bool:
+    """True inside a Jupyter kernel, where ``sys.argv`` holds the kernel's own arguments."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def resolve_config(
+    cls: type[C],
+    preset: str = "default",
+    overrides: dict[str, Any] | None = None,
+    argv: list[str] | None = None,
+    description: str = "",
+    task: str | None = None,
+) -> C:
+    """Build a stage config: preset, task defaults, then ``overrides``, then command-line flags.
+
+    Args:
+        cls: the stage's config dataclass.
+        preset: preset named in the notebook's parameters cell (a ``--preset`` flag wins).
+        overrides: ``{dotted_name: value}`` from the notebook's parameters cell.
+        argv: command-line arguments; ``None`` reads ``sys.argv[1:]`` when running as a script
+            and nothing inside a notebook kernel.
+        task: task named in the notebook's parameters cell (``None``: the class default); a
+            ``--task`` flag wins, then a ``"task"`` key of ``overrides``.
+    """
+    if argv is None:
+        argv = [] if running_in_notebook() else sys.argv[1:]
+    parser = build_parser(cls, description)
+    args = parser.parse_args(argv)
+    chosen = args.preset or preset
+    config = apply_preset(cls, chosen)
+    overrides = dict(overrides or {})
+    cli = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
+    if hasattr(config, "task"):
+        chosen_task = cli.pop("task", None) or overrides.pop("task", None) or task
+        config = apply_task(config, chosen_task or config.task, chosen)
+    config = replace_dotted(config, overrides)
+    config = replace_dotted(config, cli)
+    return dataclasses.replace(config, preset=chosen) if hasattr(config, "preset") else config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config, tuples as lists."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild a config from :func:`config_to_dict` output; unknown keys are an error."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: dict[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", data)
+    return replace_dotted(cls(), flat)
+
+
+def dataclass_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """``cls(**data)`` for checkpoint metadata: missing fields take defaults, unknown fields are a
+    ``ValueError`` naming them (a checkpoint from a newer version says what it carries)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {unknown}")
+    return cls(**data)
+
+
+def save_config(config: Any, path: str | Path) -> Path:
+    """Write the config as indented JSON next to a stage's outputs."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+    return path

@@ -1,6 +1,0 @@
-"""``python -m common.synthetic --out DIR [--size tiny|demo] [--seed 0] [--empty-test]``."""
-
-from common.synthetic.cli import main
-
-if __name__ == "__main__":
-    main()

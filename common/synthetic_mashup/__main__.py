@@ -1,6 +1,0 @@
-"""``python -m common.synthetic_mashup --out DIR [--size tiny|demo] [--seed 0]``."""
-
-from common.synthetic_mashup.cli import main
-
-if __name__ == "__main__":
-    main()

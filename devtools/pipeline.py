@@ -1,0 +1,211 @@
+"""Run the four notebooks in order on a local mirror of ``/kaggle/input``.
+
+    python -m common.pipeline --competition-dir DIR --work-dir DIR --preset NAME [--task NAME]
+
+The work dir becomes ``<work-dir>/input/`` (the competition linked in under the task's
+competition slug, e.g. ``birdclef-2026``, and each stage's working dir at
+``input/<dataset slug>``, exactly where the next stage looks for the published dataset) plus
+``logs/`` and the final ``submission.csv``. Each stage runs as its script in a fresh process, as
+Kaggle would run it; the first failing stage stops the run and its error is shown. The same four
+scripts run every task (:mod:`common.tasks.base`): ``--task`` is passed on to each of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.tasks.base import get_task
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+DEFAULT_TASK = "birdclef-2026"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One notebook and the dataset its working dir is published as (``<competition>-<suffix>``)."""
+
+    name: str
+    script: str
+    suffix: str
+
+    def slug_for(self, task: str = DEFAULT_TASK) -> str:
+        """The stage's dataset slug for a task, e.g. ``birdclef-2026-prep``."""
+        return f"{get_task(task).competition}-{self.suffix}"
+
+    @property
+    def slug(self) -> str:
+        """The slug for the default task (BirdCLEF 2026)."""
+        return self.slug_for(DEFAULT_TASK)
+
+
+STAGES = (
+    Stage("nb01", "nb01_data_prep.py", "prep"),
+    Stage("nb02", "nb02_training.py", "models"),
+    Stage("nb03", "nb03_pseudo_labeling.py", "pseudo"),
+    Stage("nb04", "nb04_inference.py", "submission"),
+)
+
+
+class StageFailed(RuntimeError):
+    """A stage's script exited non-zero; the message holds the end of its log."""
+
+
+def link_competition(competition_dir: Path, input_root: Path, name: str = "birdclef-2026"
+                     ) -> Path:
+    """Make ``input_root/name`` point at the competition folder (symlink, else a copy)."""
+    input_root.mkdir(parents=True, exist_ok=True)
+    target = input_root / name
+    if target.is_symlink() or target.exists():
+        if target.resolve() == competition_dir.resolve():
+            return target
+        if target.is_symlink():
+            target.unlink()
+        else:
+            raise FileExistsError(f"{target} exists and is not the competition folder "
+                                  f"{competition_dir}: choose another --work-dir")
+    try:
+        target.symlink_to(competition_dir.resolve(), target_is_directory=True)
+    except OSError:  # filesystems without symlinks
+        shutil.copytree(competition_dir, target)
+    return target
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PROGRESS = re.compile(r"\d+%\|")
+
+
+def console_line(line: str) -> str | None:
+    """What the console shows of a stage's output line (the full text goes to its log).
+
+    Progress bars redraw with carriage returns: only the last state of a line is kept, and a
+    bar is shown once, when it reaches 100 %, so the console reads like a Kaggle log.
+    """
+    text = _ANSI.sub("", line.rstrip("\n").rsplit("\r", 1)[-1]).rstrip()
+    if not text.strip():
+        return None
+    if _PROGRESS.search(text) and "100%|" not in text:
+        return None
+    return text
+
+
+def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
+              extra_args: list[str] | None = None, task: str = DEFAULT_TASK) -> Path:
+    """Run one stage's script; return its working dir. Raises StageFailed on error."""
+    working_dir = input_root / stage.slug_for(task)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{stage.name}.log"
+    command = [sys.executable, str(REPO_ROOT / stage.script), "--preset", preset,
+               "--task", task, "--input-root", str(input_root), "--working-dir",
+               str(working_dir), *(extra_args or [])]
+    print(f"[pipeline] {stage.name}: {' '.join(command[1:])}", flush=True)
+    start = time.time()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), "MPLBACKEND": "Agg"}
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+        assert process.stdout is not None
+        for line in process.stdout:
+            log_file.write(line)
+            shown = console_line(line)
+            if shown is not None:
+                sys.stdout.write(f"  {stage.name} | {shown}\n")
+        code = process.wait()
+    if code != 0:
+        tail = "".join(log_path.read_text().splitlines(keepends=True)[-40:])
+        raise StageFailed(f"{stage.name} ({stage.script}) failed with exit code {code}; "
+                          f"full log: {log_path}\n--- last lines ---\n{tail}")
+    print(f"[pipeline] {stage.name} done in {time.time() - start:.0f} s -> {working_dir}",
+          flush=True)
+    return working_dir
+
+
+def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
+                 answer_key: str | Path | None = None, stages: tuple[str, ...] | None = None,
+                 task: str = DEFAULT_TASK) -> dict[str, object]:
+    """Run the stages in order and collect the submission; returns a summary dict.
+
+    With ``answer_key`` (the hidden solution CSV) the submission is scored with the task's
+    metric (:func:`common.tasks.base.score`); the summary holds ``score`` and ``metric``.
+    """
+    spec = get_task(task)
+    competition_dir = Path(competition_dir)
+    if not (competition_dir / "sample_submission.csv").is_file():
+        raise FileNotFoundError(f"{competition_dir} does not look like a competition folder "
+                                "(no sample_submission.csv)")
+    work_dir = Path(work_dir).resolve()
+    input_root = work_dir / "input"
+    link_competition(competition_dir, input_root, spec.competition)
+    wanted = [s for s in STAGES if stages is None or s.name in stages]
+    outputs: dict[str, str] = {}
+    for stage in wanted:
+        if not (REPO_ROOT / stage.script).is_file():
+            print(f"[pipeline] {stage.name}: {stage.script} does not exist yet, skipped")
+            continue
+        outputs[stage.name] = str(run_stage(stage, input_root, preset, work_dir / "logs",
+                                            task=task))
+    summary: dict[str, object] = {"task": task, "work_dir": str(work_dir),
+                                  "stage_outputs": outputs, "logs": str(work_dir / "logs")}
+    produced = input_root / STAGES[-1].slug_for(task) / "submission.csv"
+    if produced.is_file():
+        final = work_dir / "submission.csv"
+        shutil.copyfile(produced, final)
+        summary["submission"] = str(final)
+        if answer_key:
+            from common.data.competition import read_csv_str
+            from common.tasks.base import score
+
+            summary["metric"] = spec.metric
+            summary["score"] = round(float(score(
+                spec, read_csv_str(answer_key), read_csv_str(final))), 4)
+    (work_dir / "pipeline_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--competition-dir", required=True,
+                        help="the competition folder (birdclef-2026/ or messy-mashup/)")
+    parser.add_argument("--task", default=DEFAULT_TASK,
+                        help="competition task (common.tasks.base): birdclef-2026 or messy-mashup")
+    parser.add_argument("--work-dir", required=True, help="where every stage writes")
+    parser.add_argument("--preset", default="default", help="smoke, cpu or default")
+    parser.add_argument("--answer-key", default=None,
+                        help="solution CSV (the hidden answers) to score the submission with "
+                        "the task's metric")
+    parser.add_argument("--stages", default=None,
+                        help="comma-separated subset, e.g. nb01,nb02 (default: all)")
+    args = parser.parse_args(argv)
+    stages = tuple(args.stages.split(",")) if args.stages else None
+    try:
+        summary = run_pipeline(args.competition_dir, args.work_dir, args.preset,
+                               args.answer_key, stages, args.task)
+    except StageFailed as err:
+        print(f"[pipeline] stopped: {err}", file=sys.stderr)
+        return 1
+    print("\n[pipeline] finished. Where everything is:")
+    for stage, path in summary["stage_outputs"].items():
+        print(f"  {stage:5s} output  {path}")
+    print(f"  logs         {summary['logs']}")
+    if "submission" in summary:
+        print(f"  submission   {summary['submission']}")
+    if "score" in summary:
+        metric = {"macro_roc_auc": "macro ROC-AUC", "macro_f1": "macro F1"}[summary["metric"]]
+        print(f"  score        {metric} {summary['score']:.4f} against the answer key")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
