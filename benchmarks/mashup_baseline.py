@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common.core.parallel import parallel_map, process_pool  # noqa: E402
 from common.core.runtime import cpu_count  # noqa: E402
 from common.report import plots  # noqa: E402
-from common.tasks.base import MESSY_MASHUP, format_submission, score, task_classes  # noqa: E402
+from common.tasks.mashup import TASK as MASHUP  # noqa: E402
 from common.tasks.mashup.features import (  # noqa: E402
     blend,
     blend_weights,
@@ -93,8 +93,8 @@ def main() -> None:
         made = generate_mashup_competition(work / "synthetic", args.size, args.seed, workers)
         competition_dir, answer_key = made.competition_dir, made.answer_key_path
     timings["synthetic competition"] = time.perf_counter() - started
-    classes = task_classes(MESSY_MASHUP, competition_dir)
-    rate = MESSY_MASHUP.sample_rate
+    classes = MASHUP.read_classes(competition_dir)
+    rate = MASHUP.sample_rate
 
     pool = process_pool(workers)
     try:
@@ -132,19 +132,19 @@ def main() -> None:
     for name, probs_oof, probs_test in [*((m, fitted.oof[m], test_probs[m]) for m in models),
                                         ("blend", blend(oof, weights),
                                          blend([test_probs[m] for m in models], weights))]:
-        submission = format_submission(MESSY_MASHUP, ids, probs_test, classes)
+        submission = MASHUP.format_submission(ids, probs_test, classes)
         results.append({"train on": "mashups", "model": name,
                         "oof_macro_f1": macro_f1_probs(y, probs_oof),
-                        "test_macro_f1": score(MESSY_MASHUP, solution_df, submission)})
+                        "test_macro_f1": MASHUP.score(solution_df, submission)})
     # The same models on the original songs (no mashups): the domain gap.
     y_songs = encode_labels(folds_df["genre"], classes)
     on_songs = fit_feature_models(X_songs, y_songs, folds_df["fold"].to_numpy(), classes,
                                   models, args.seed)
     for name, probs_test in predict_feature_models(on_songs, X_test).items():
-        submission = format_submission(MESSY_MASHUP, ids, probs_test, classes)
+        submission = MASHUP.format_submission(ids, probs_test, classes)
         results.append({"train on": "original songs", "model": name,
                         "oof_macro_f1": macro_f1_probs(y_songs, on_songs.oof[name]),
-                        "test_macro_f1": score(MESSY_MASHUP, solution_df, submission)})
+                        "test_macro_f1": MASHUP.score(solution_df, submission)})
     timings["models"] = time.perf_counter() - started
 
     best = blend([test_probs[m] for m in models], weights)

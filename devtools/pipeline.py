@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.tasks.base import get_task
+from common.tasks import get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,11 +164,11 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
         summary["submission"] = str(final)
         if answer_key:
             from common.data.competition import read_csv_str
-            from common.tasks.base import score
+
 
             summary["metric"] = spec.metric
-            summary["score"] = round(float(score(
-                spec, read_csv_str(answer_key), read_csv_str(final))), 4)
+            solution_df, submission_df = read_csv_str(answer_key), read_csv_str(final)
+            summary["score"] = round(float(spec.score(solution_df, submission_df)), 4)
     (work_dir / "pipeline_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

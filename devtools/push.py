@@ -51,7 +51,7 @@ from common.core.kaggle import (
     write_dataset_metadata,
     write_kernel_metadata,
 )
-from common.tasks.base import TASKS, get_task
+from common.tasks import get_task, task_names
 from devtools.notebooks import notebook_path, write_notebook
 from devtools.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
 
@@ -229,7 +229,7 @@ def find_kaggle_cli() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK,
+    parser.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
                         help="competition to push the notebooks for (default: %(default)s)")
     parser.add_argument("--user", default="",
                         help="Kaggle user name (default: the kaggle CLI's configuration)")

@@ -65,12 +65,12 @@ def mashup_prepped_input_root(tmp_path_factory, tiny_mashup_competition) -> Path
 
     Read-only for tests: a test that writes must use its own working dir.
     """
-    from common.core.config import apply_preset, apply_task, replace_dotted
+    from common.core.config import apply_preset, replace_dotted
     from common.stages.prep.run import PrepConfig, run_prep
 
     input_root = make_input_root(tmp_path_factory.mktemp("mashup_prepped"),
                                  tiny_mashup_competition.competition_dir, name="messy-mashup")
-    cfg = replace_dotted(apply_task(apply_preset(PrepConfig, "smoke"), "messy-mashup"), {
+    cfg = replace_dotted(apply_preset(PrepConfig, "smoke", "messy-mashup"), {
         "input_root": str(input_root), "working_dir": str(input_root / "messy-mashup-prep")})
     run_prep(cfg)
     return input_root

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 
 from common.audio.cache import CacheWriter, read_index  # noqa: E402
 from common.data.windows import PrepData  # noqa: E402
-from common.tasks.base import MESSY_MASHUP  # noqa: E402
+from common.tasks.mashup import TASK as MASHUP  # noqa: E402
 from common.tasks.mashup import baselines  # noqa: E402
 from common.tasks.mashup.features import FEATURE_NAMES, macro_f1_probs  # noqa: E402
 
@@ -42,16 +42,16 @@ def _prep(prep_dir, n_per_class=4, seconds=2.0):
 def test_clip_scores_are_the_task_metric_of_the_argmax():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
     y = np.array([0, 1, 1, 2])
-    scores = baselines.clip_scores(MESSY_MASHUP, list("abcd"), np.eye(3)[y], probs, CLASSES)
+    scores = baselines.clip_scores(MASHUP, list("abcd"), np.eye(3)[y], probs, CLASSES)
     assert scores["val_accuracy"] == pytest.approx(0.75)
     # blues F1 2/3, jazz F1 2/3, rock F1 1: as sklearn (and Kaggle) compute it.
     assert scores["val_macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
     assert scores["val_macro_f1"] == pytest.approx(macro_f1_probs(y, probs))
-    empty = baselines.clip_scores(MESSY_MASHUP, [], np.zeros((0, 3)), np.zeros((0, 3)), CLASSES)
+    empty = baselines.clip_scores(MASHUP, [], np.zeros((0, 3)), np.zeros((0, 3)), CLASSES)
     assert np.isnan(empty["val_macro_f1"]) and np.isnan(empty["val_accuracy"])
     bad = probs.copy()
     bad[0, 0] = np.nan
-    assert np.isnan(baselines.clip_scores(MESSY_MASHUP, list("abcd"), np.eye(3)[y], bad,
+    assert np.isnan(baselines.clip_scores(MASHUP, list("abcd"), np.eye(3)[y], bad,
                                           CLASSES)["val_macro_f1"])
 
 
@@ -108,7 +108,7 @@ def test_report_scores_every_model_on_the_clips_the_cnn_predicted(tmp_path):
     y = np.array([CLASSES.index(g) for g in fold0["primary_label"]])
     cnn = 0.2 + 0.4 * np.eye(3)[(y + 1) % 3]  # a confidently wrong CNN on fold 0 only
     oof_df = baselines.oof_table(fold0["filename"], fold0["fold"], cnn, CLASSES)
-    report = baselines.report_clip_models(prep, oof_df, out, task=MESSY_MASHUP,
+    report = baselines.report_clip_models(prep, oof_df, out, task=MASHUP,
                                           feature_models=("logreg",), workers=1)
     assert report.report["n_oof_clips"] == len(fold0) and report.report["oof_folds"] == [0]
     scores = report.scores_df.set_index("model")
@@ -132,7 +132,7 @@ def test_report_scores_every_model_on_the_clips_the_cnn_predicted(tmp_path):
 def test_report_without_cnn_or_features(tmp_path):
     prep = _prep(tmp_path, n_per_class=2)
     empty = pd.DataFrame(columns=["key", "fold", *CLASSES])
-    report = baselines.report_clip_models(prep, empty, tmp_path, task=MESSY_MASHUP,
+    report = baselines.report_clip_models(prep, empty, tmp_path, task=MASHUP,
                                           feature_models=())
     assert report.scores_df.empty and report.report == {}
     assert not (tmp_path / "blend.json").exists()

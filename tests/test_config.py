@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -113,38 +114,48 @@ def test_every_stage_config_shares_the_stage_fields():
 @dataclasses.dataclass(frozen=True)
 class TaskStage(StageConfig):
     lr: float = param(1e-3, "learning rate")
-    dataset_slug: str = param("birdclef-2026-prep", "output slug")
+    dataset_slug: str = param("", "output slug")
+    prep_slug: str = param("", "input slug")
+    loss: str = param("asl", "loss")
+    crop_mode: str = param("energy", "crop")
     inner: Inner = param(Inner(), "frontend")
 
-    PRESETS = {"smoke": {"lr": 0.5}}
-    TASK_OVERRIDES = {"messy-mashup": {"dataset_slug": "messy-mashup-prep",
-                                       "inner.n_mels": 64, "lr": 0.1}}
-    TASK_PRESETS = {"messy-mashup": {"smoke": {"inner.mode": "pcen"}}}
+    STAGE: ClassVar[str] = "train"
+    PRESETS: ClassVar[dict] = {"smoke": {"lr": 0.5, "inner.n_mels": 32, "crop_mode": "start"}}
 
 
-def test_task_defaults_apply_after_preset_and_before_overrides():
+def test_config_is_composed_from_task_defaults_then_preset_then_overrides_then_flags():
     birds = resolve_config(TaskStage, "smoke", {}, argv=[])
-    assert (birds.task, birds.dataset_slug, birds.inner.n_mels) == (
-        "birdclef-2026", "birdclef-2026-prep", 128)
+    assert (birds.task, birds.competition, birds.dataset_slug, birds.prep_slug, birds.loss) == (
+        "birdclef-2026", "birdclef-2026", "birdclef-2026-models", "birdclef-2026-prep", "asl")
+    assert (birds.lr, birds.inner.n_mels) == (0.5, 32)  # the preset scales the run
     cfg = resolve_config(TaskStage, "smoke", {}, argv=[], task="messy-mashup")
-    assert cfg.task == "messy-mashup"
-    assert cfg.task_spec.metric == "macro_f1"
-    assert (cfg.dataset_slug, cfg.inner.n_mels, cfg.lr) == ("messy-mashup-prep", 64, 0.1)
-    assert cfg.inner.mode == "pcen"  # the task's own smoke value
-    assert resolve_config(TaskStage, "default", {}, argv=[], task="messy-mashup").inner.mode \
-        == "logmel"
-    # the notebook's OVERRIDES and the CLI still win over the task's defaults
-    cfg = resolve_config(TaskStage, "smoke", {"lr": 0.25}, argv=["--inner.n-mels", "32"],
-                         task="messy-mashup")
-    assert (cfg.lr, cfg.inner.n_mels, cfg.dataset_slug) == (0.25, 32, "messy-mashup-prep")
+    assert cfg.task == "messy-mashup" and cfg.task_spec.metric == "macro_f1"
+    # slugs and competition derived from the task's name, its own choices applied
+    assert (cfg.competition, cfg.dataset_slug, cfg.prep_slug, cfg.loss) == (
+        "messy-mashup", "messy-mashup-models", "messy-mashup-prep", "cross_entropy")
+    assert cfg.crop_mode == "start"  # the preset comes after the task's defaults
+    assert resolve_config(TaskStage, "default", {}, argv=[], task="messy-mashup").crop_mode \
+        == "random"
+    # the notebook's OVERRIDES and the CLI still win over both
+    cfg = resolve_config(TaskStage, "smoke", {"lr": 0.25, "loss": "cross_entropy"},
+                         argv=["--inner.n-mels", "16"], task="messy-mashup")
+    assert (cfg.lr, cfg.inner.n_mels, cfg.dataset_slug) == (0.25, 16, "messy-mashup-models")
+
+
+def test_a_unique_leaf_name_is_an_alias_of_its_dotted_field():
+    cfg = resolve_config(Stage, "default", {"n_mels": 80}, argv=["--mode", "pcen"])
+    assert (cfg.inner.n_mels, cfg.inner.mode) == (80, "pcen")
+    assert "--n-mels" in build_parser(Stage).format_help()
+    assert replace_dotted(Stage(), {"mode": "pcen"}).inner.mode == "pcen"
 
 
 def test_task_from_cli_or_overrides_wins_over_the_parameter():
     cfg = resolve_config(TaskStage, "default", {}, argv=["--task", "messy-mashup"],
                          task="birdclef-2026")
-    assert cfg.dataset_slug == "messy-mashup-prep"
+    assert cfg.dataset_slug == "messy-mashup-models"
     cfg = resolve_config(TaskStage, "default", {"task": "messy-mashup"}, argv=[])
-    assert (cfg.task, cfg.dataset_slug) == ("messy-mashup", "messy-mashup-prep")
+    assert (cfg.task, cfg.dataset_slug) == ("messy-mashup", "messy-mashup-models")
 
 
 def test_unknown_task_lists_the_registered_ones():

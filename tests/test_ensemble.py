@@ -12,7 +12,8 @@ from common.stages.infer.ensemble import (
     sigmoid,
     smooth_windows,
 )
-from common.tasks.base import BIRDCLEF_2026, MESSY_MASHUP
+from common.tasks.birdclef import TASK as BIRDCLEF
+from common.tasks.mashup import TASK as MASHUP
 
 
 def logit(p):
@@ -75,18 +76,18 @@ def test_single_label_tasks_combine_into_softmax_probabilities():
     a = np.array([[0.0, 2.0, -1.0]], np.float32)
     b = np.array([[2.0, -2.0, 1.0]], np.float32)
     cov = [np.ones(1, bool)] * 2
-    out = combine_models([a, b], cov, [1.0, 3.0], "logit_mean", MESSY_MASHUP)
+    out = combine_models([a, b], cov, [1.0, 3.0], "logit_mean", MASHUP)
     np.testing.assert_allclose(out, softmax((a + 3 * b) / 4), rtol=1e-5)
     assert out.sum() == pytest.approx(1.0, abs=1e-6)
     # the multi-label task (and no task) keeps the element-wise sigmoid, as before
-    for task in (None, BIRDCLEF_2026):
+    for task in (None, BIRDCLEF):
         np.testing.assert_array_equal(combine_models([a, b], cov, [1.0, 3.0], "logit_mean",
                                                      task), sigmoid((a + 3 * b) / 4))
     # prob_mean: each model's views are averaged as softmax probabilities
-    pa = score_space(a, "prob_mean", MESSY_MASHUP)
+    pa = score_space(a, "prob_mean", MASHUP)
     np.testing.assert_allclose(pa, softmax(a), rtol=1e-5)
-    out = combine_models([pa, score_space(b, "prob_mean", MESSY_MASHUP)], cov, [1, 1],
-                         "prob_mean", MESSY_MASHUP)
+    out = combine_models([pa, score_space(b, "prob_mean", MASHUP)], cov, [1, 1],
+                         "prob_mean", MASHUP)
     np.testing.assert_allclose(out, (softmax(a) + softmax(b)) / 2, rtol=1e-5)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.core.config import apply_preset, apply_task, replace_dotted, resolve_config
+from common.core.config import apply_preset, replace_dotted, resolve_config
 from common.core.metrics import macro_roc_auc
 from common.data import competition as comp
 from common.model.checkpoint import save_checkpoint
@@ -20,7 +20,8 @@ from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig, build_model
 from common.stages.infer.run import InferConfig, run_inference
 from common.stages.infer.tta import VIEWS
-from common.tasks.base import GENRES, get_task, score
+from common.tasks import get_task
+from common.tasks.mashup import GENRES
 from common.tasks.mashup.features import FEATURE_NAMES, extract_file_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +157,7 @@ def sample_ids(root: Path) -> list[str]:
 
 
 def mashup_config(input_root: Path, working_dir: Path, **changes) -> InferConfig:
-    cfg = apply_task(apply_preset(InferConfig, "smoke"), "messy-mashup")
+    cfg = apply_preset(InferConfig, "smoke", "messy-mashup")
     return replace_dotted(cfg, {"input_root": str(input_root), "working_dir": str(working_dir),
                                 "tta": ("orig", "specaug1"), **changes})
 
@@ -195,7 +196,7 @@ def test_mashup_script_writes_one_genre_per_clip_in_the_sample_order(
     np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-4)  # softmax, not sigmoid
     assert [GENRES[j] for j in values.argmax(axis=1)] == list(written["genre"])
     solution = pd.read_csv(tiny_mashup_competition.answer_key_path, dtype=str)
-    assert 0.0 <= score(get_task("messy-mashup"), solution, written) <= 1.0
+    assert 0.0 <= get_task("messy-mashup").score(solution, written) <= 1.0
     report = json.loads((out / "infer_report.json").read_text())
     assert report["n_clips"] == 10 and report["n_windows"] == 10 * 6
     assert report["windows_covered_per_model"] == [60, 60]

@@ -23,7 +23,7 @@ from common.core.kaggle import (
     title_for_slug,
     vendor_package,
 )
-from common.tasks.base import TASKS, get_task
+from common.tasks import get_task, task_names
 from devtools import push as kaggle_push
 from devtools.notebooks import build_notebook, notebook_text
 from devtools.pipeline import REPO_ROOT, STAGES
@@ -32,7 +32,7 @@ REQUIRED_KERNEL_FIELDS = {"id", "title", "code_file", "language", "kernel_type",
                           "enable_gpu", "enable_internet", "dataset_sources",
                           "competition_sources", "kernel_sources"}
 BY_NAME = {s.name: s for s in STAGES}
-TASK_STAGES = [(task, stage) for task in TASKS for stage in STAGES]
+TASK_STAGES = [(task, stage) for task in task_names() for stage in STAGES]
 TASK_STAGE_IDS = [f"{task}-{stage.name}" for task, stage in TASK_STAGES]
 
 
@@ -130,70 +130,38 @@ def test_datasets_chain_attaches_outputs_as_datasets():
         kernel_metadata(BY_NAME["nb04"], "me", chain="ftp")
 
 
-def field_default(node: ast.AnnAssign):
-    """The default of a dataclass field written ``name: str = "x"`` or ``= param("x", ...)``."""
-    value = node.value
-    if isinstance(value, ast.Call) and value.args:
-        value = value.args[0]
-    return value.value if isinstance(value, ast.Constant) else None
+def stage_config_class(stage_name: str) -> type:
+    """The config class of a stage (imported: the slugs are derived from the task at run time)."""
+    from common.stages.infer.run import InferConfig
+    from common.stages.prep.run import PrepConfig
+    from common.stages.pseudo.run import PseudoConfig
+    from common.stages.train.run import TrainConfig
 
-
-# The common module holding each stage's config (see common/__init__.py).
-STAGE_MODULES = {"nb01": "stages/prep/run", "nb02": "stages/train/run", "nb03": "stages/pseudo/run",
-                 "nb04": "stages/infer/run"}
-
-
-def task_slug_overrides(node: ast.ClassDef, task: str) -> dict[str, object]:
-    """The ``*_slug`` entries of a config class's ``TASK_OVERRIDES[task]`` literal."""
-    for statement in node.body:  # TASK_OVERRIDES = {...} or TASK_OVERRIDES: ClassVar[...] = {...}
-        targets = (statement.targets if isinstance(statement, ast.Assign) else
-                   [statement.target] if isinstance(statement, ast.AnnAssign) else [])
-        if ([getattr(t, "id", "") for t in targets] == ["TASK_OVERRIDES"]
-                and isinstance(statement.value, ast.Dict)):
-            for key, value in zip(statement.value.keys, statement.value.values):
-                if (isinstance(key, ast.Constant) and key.value == task
-                        and isinstance(value, ast.Dict)):
-                    return {k.value: ast.literal_eval(v) for k, v in zip(value.keys, value.values)
-                            if isinstance(k, ast.Constant) and str(k.value).endswith("_slug")}
-    return {}
-
-
-def slug_fields(module: str, task: str = "birdclef-2026") -> dict[str, dict[str, object]]:
-    """``{class: {field: default for the task}}`` for the ``*_slug`` fields of the ``*Config``
-    classes in ``common/<module>.py`` (the field default, or the class's ``TASK_OVERRIDES``
-    entry for ``task``), read from the source so that no module (nor torch) is imported."""
-    found = {}
-    for node in ast.walk(ast.parse((REPO_ROOT / "common" / f"{module}.py").read_text())):
-        if isinstance(node, ast.ClassDef) and node.name.endswith("Config"):
-            fields = {f.target.id: field_default(f) for f in node.body
-                      if isinstance(f, ast.AnnAssign) and isinstance(f.target, ast.Name)
-                      and f.target.id.endswith("_slug")}
-            if fields:
-                overrides = task_slug_overrides(node, task)
-                found[node.name] = {name: overrides.get(name, default)
-                                    for name, default in fields.items()}
-    return found
+    return {"nb01": PrepConfig, "nb02": TrainConfig, "nb03": PseudoConfig,
+            "nb04": InferConfig}[stage_name]
 
 
 @pytest.mark.parametrize(("task", "stage"), TASK_STAGES, ids=TASK_STAGE_IDS)
 def test_stage_config_reads_the_slugs_its_kernel_attaches(task, stage):
-    """Every upstream ``*_slug`` parameter of a stage config defaults (for the task: with its
-    ``TASK_OVERRIDES``) to the slug of a stage that the stage's kernel attaches, so the notebook
+    """Every upstream ``*_slug`` parameter of a stage config defaults (for the task: derived
+    from its name) to the slug of a stage that the stage's kernel attaches, so the notebook
     finds its inputs on Kaggle unchanged."""
-    if not (REPO_ROOT / "common" / f"{STAGE_MODULES[stage.name]}.py").is_file():
-        pytest.skip(f"common/{STAGE_MODULES[stage.name]}.py does not exist yet")
+    from common.core.config import default_config, leaf_fields
+
+    cls = stage_config_class(stage.name)
+    cfg = default_config(cls, task)
     attached = {BY_NAME[name].slug_for(task) for name in KERNEL_PLANS[stage.name].upstream}
-    classes = slug_fields(STAGE_MODULES[stage.name], task)
-    assert classes or stage.name == "nb01", f"no *_slug parameter found for {stage.name}"
-    for cls, fields in classes.items():
-        for name, default in fields.items():
-            if name == "dataset_slug":
-                assert default == stage.slug_for(task), f"{cls}.dataset_slug"
-            else:
-                assert default in attached, (
-                    f"{cls}.{name}={default!r} for {task}, but the {stage.name} kernel attaches "
-                    f"{sorted(attached)}: update common.core.kaggle.KERNEL_PLANS or the class's "
-                    "TASK_OVERRIDES")
+    fields = {name: getattr(cfg, name) for name in leaf_fields(type(cfg))
+              if name.endswith("_slug")}
+    assert set(fields) - {"dataset_slug"} or stage.name == "nb01", \
+        f"no upstream *_slug parameter found for {stage.name}"
+    if "dataset_slug" in fields:  # nb04 publishes no dataset
+        assert fields["dataset_slug"] == stage.slug_for(task), f"{cls.__name__}.dataset_slug"
+    for name, default in fields.items():
+        if name != "dataset_slug":
+            assert default in attached, (
+                f"{cls.__name__}.{name}={default!r} for {task}, but the {stage.name} kernel "
+                f"attaches {sorted(attached)}: update KERNEL_PLANS")
 
 
 def test_kaggle_username_sources(no_kaggle_config, tmp_path, monkeypatch):
@@ -379,7 +347,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", task_names())
 def test_real_run_with_a_fake_kaggle_cli(task, tmp_path, monkeypatch, capsys):
     fake = tmp_path / "kaggle"
     fake.write_text(FAKE_KAGGLE.format(python=sys.executable, state=str(tmp_path)))

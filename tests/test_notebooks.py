@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import make_input_root
 
-from common.tasks.base import get_task
+from common.tasks import get_task
 from devtools.notebooks import (
     assign_parameters,
     build_notebook,

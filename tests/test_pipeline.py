@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from common.data.competition import read_csv_str
-from common.tasks.base import get_task, score
+from common.tasks import get_task
 from devtools.pipeline import STAGES, StageFailed, main, run_pipeline
 
 
@@ -38,7 +38,7 @@ def test_smoke_pipeline_end_to_end(task, tmp_path, request, capsys):
     assert ids[:len(sample)] == list(sample[spec.id_column])  # the sample's rows in its order
     assert sorted(ids) == sorted(solution[spec.id_column])
     assert summary["metric"] == spec.metric
-    assert summary["score"] == pytest.approx(score(spec, solution, submission), abs=1e-4)
+    assert summary["score"] == pytest.approx(spec.score(solution, submission), abs=1e-4)
     assert {"macro_roc_auc": "macro ROC-AUC", "macro_f1": "macro F1"}[spec.metric] in out
     if not spec.multilabel:
         assert set(submission[spec.label_column]) <= set(spec.classes)

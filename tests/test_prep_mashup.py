@@ -15,14 +15,13 @@ from common.audio.cache import AudioCache
 from common.audio.io import load_audio
 from common.core.config import (
     apply_preset,
-    apply_task,
     build_parser,
     replace_dotted,
     resolve_config,
 )
 from common.data.competition import read_csv_str
 from common.stages.prep.run import PrepConfig, run_prep
-from common.tasks.base import GENRES
+from common.tasks.mashup import GENRES
 from common.tasks.mashup.render import STEM_TYPES
 
 CONTRACT_COLUMNS = ["filename", "primary_label", "secondary_labels", "fold", "duration_seconds",
@@ -30,7 +29,7 @@ CONTRACT_COLUMNS = ["filename", "primary_label", "secondary_labels", "fold", "du
 
 
 def _cfg(input_root, working_dir, **changes):
-    base = replace_dotted(apply_task(apply_preset(PrepConfig, "smoke"), "messy-mashup"),
+    base = replace_dotted(apply_preset(PrepConfig, "smoke", "messy-mashup"),
                           {"input_root": str(input_root), "working_dir": str(working_dir)})
     return replace_dotted(base, changes)
 

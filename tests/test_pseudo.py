@@ -17,8 +17,8 @@ from common.audio.cache import AudioCache
 from common.audio.io import load_audio
 from common.core.config import (
     apply_preset,
-    apply_task,
     config_from_dict,
+    default_config,
     replace_dotted,
     resolve_config,
 )
@@ -28,7 +28,7 @@ from common.model.checkpoint import load_checkpoint
 from common.stages.pseudo.run import PseudoConfig, run_pseudo, student_config
 from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
 from common.stages.train.run import TrainConfig, fold_data, run_training
-from common.tasks.base import GENRES
+from common.tasks.mashup import GENRES
 
 
 def test_config_rejects_unknown_modes():
@@ -53,7 +53,7 @@ def test_student_config_replaces_earlier_rounds_labels(tmp_path):
     assert student.extra_windows == (str(subset), new)
     assert student.epochs == 3 and student.working_dir == str(out / "rounds" / "r2")
     assert student.wave_augment.p_simulate > 0  # multi-label: the strong preset as it is
-    mashup = apply_task(TrainConfig(), "messy-mashup")
+    mashup = default_config(TrainConfig, "messy-mashup")
     assert student_config(cfg, mashup, out, (new,)).wave_augment.p_simulate == 0.0
 
 
@@ -153,7 +153,7 @@ GENRE_LIST = list(GENRES)
 
 
 def test_mashup_task_defaults():
-    cfg = apply_task(apply_preset(PseudoConfig, "smoke"), "messy-mashup")
+    cfg = apply_preset(PseudoConfig, "smoke", "messy-mashup")
     assert (cfg.competition, cfg.prep_slug, cfg.models_slug, cfg.dataset_slug) == (
         "messy-mashup", "messy-mashup-prep", "messy-mashup-models", "messy-mashup-pseudo")
     assert cfg.min_confidence == 0.95 and cfg.clip_targets == "hard"
@@ -173,7 +173,7 @@ def mashup_teacher_root(tmp_path_factory, mashup_prepped_input_root):
     root.mkdir()
     for name in ("messy-mashup", "messy-mashup-prep"):
         os.symlink((mashup_prepped_input_root / name).resolve(), root / name)
-    teacher = replace_dotted(apply_task(apply_preset(TrainConfig, "smoke"), "messy-mashup"), {
+    teacher = replace_dotted(apply_preset(TrainConfig, "smoke", "messy-mashup"), {
         "input_root": str(root), "working_dir": str(root / "messy-mashup-models"),
         "folds": (0,), "max_steps_per_epoch": 2, "feature_baseline": False})
     run_training(teacher)
@@ -181,7 +181,7 @@ def mashup_teacher_root(tmp_path_factory, mashup_prepped_input_root):
 
 
 def mashup_pseudo(root, name, **changes):
-    cfg = replace_dotted(apply_task(apply_preset(PseudoConfig, "smoke"), "messy-mashup"), {
+    cfg = replace_dotted(apply_preset(PseudoConfig, "smoke", "messy-mashup"), {
         "input_root": str(root), "working_dir": str(root.parent / name), **changes})
     return cfg, run_pseudo(cfg)
 

@@ -17,7 +17,7 @@ from common.stages.pseudo.tables import (
     hard_label_table,
     pseudo_label_table,
 )
-from common.tasks.base import GENRES
+from common.tasks.mashup import GENRES
 
 CLASSES = ["aaa", "65448", "ccc"]
 GENRE_LIST = list(GENRES)

@@ -12,7 +12,7 @@ from common.stages.infer.submission import (
     submission_order,
     validate_submission,
 )
-from common.tasks.base import MESSY_MASHUP
+from common.tasks.mashup import TASK as MASHUP
 
 CLASSES = ["65448", "grekis", "1234son01"]  # numeric-looking labels must stay strings
 
@@ -104,7 +104,7 @@ def test_clip_submission_follows_the_sample_and_fills_its_gaps():
     sample = pd.DataFrame({"id": ["c", "a", "b"], "genre": "blues"})
     probs = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], np.float32)
     # "a" twice (the later row wins), "z" not in the sample, "b" without a clip
-    sub, ordered, ids = build_clip_submission(MESSY_MASHUP, ["a", "c", "a", "z"], probs,
+    sub, ordered, ids = build_clip_submission(MASHUP, ["a", "c", "a", "z"], probs,
                                               ["blues", "jazz"], sample,
                                               prior=np.array([0.45, 0.55]))
     assert list(sub.columns) == ["id", "genre"] and ids == ["c", "a", "b", "z"]

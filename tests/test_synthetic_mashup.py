@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from common.tasks.base import GENRES, MESSY_MASHUP, task_classes
+from common.tasks.mashup import GENRES
+from common.tasks.mashup import TASK as MASHUP
 from devtools.synthetic.mashup import (
     SIZES,
     STYLES,
@@ -32,7 +33,7 @@ def test_layout_and_formats(tiny):
     comp = tiny.competition_dir
     assert comp.name == "messy-mashup" and tiny.answer_key_path.parent.parent == tiny.root
     assert not tiny.answer_key_path.is_relative_to(comp)
-    assert task_classes(MESSY_MASHUP, comp) == list(GENRES)
+    assert MASHUP.read_classes(comp) == list(GENRES)
     train_df = pd.read_csv(comp / "train.csv", dtype=str)
     assert len(train_df) == 10 * size.n_train_songs_per_genre
     corrupt = {c["path"] for c in json.loads(tiny.manifest_path.read_text())["corrupt_stems"]}

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.core.config import apply_preset, apply_task, replace_dotted
+from common.core.config import apply_preset, replace_dotted
 from common.data.competition import read_csv_str
 from common.data.windows import load_prep
 from common.model.checkpoint import load_checkpoint, model_from_checkpoint
@@ -21,7 +21,7 @@ from common.stages.train.run import (
     run_training,
     train_fold,
 )
-from common.tasks.base import MESSY_MASHUP
+from common.tasks.mashup import TASK as MASHUP
 
 
 def _cfg(input_root, working_dir, **changes):
@@ -277,7 +277,7 @@ def test_warm_start_loads_the_teacher_weights(prep, prepped_input_root, tmp_path
 # ---------------------------------------------------------------------------------------------
 # The single-label, whole-clip task (messy mashup) through the same training code.
 
-GENRES = list(MESSY_MASHUP.classes)
+GENRES = list(MASHUP.classes)
 MASHUP_RATE = 22050
 
 
@@ -322,7 +322,7 @@ def make_mashup_prep(prep_dir, clips_per_genre_fold: int = 1, n_folds: int = 2):
 
 
 def _mashup_cfg(input_root, working_dir, **changes):
-    base = apply_task(apply_preset(TrainConfig, "smoke"), "messy-mashup")
+    base = apply_preset(TrainConfig, "smoke", "messy-mashup")
     base = replace_dotted(base, {"input_root": str(input_root), "working_dir": str(working_dir)})
     return replace_dotted(base, changes)
 
@@ -343,7 +343,7 @@ def mashup_run(mashup_input_root, tmp_path_factory):
 
 def test_mashup_task_defaults_fit_the_task():
     for preset in ("default", "cpu", "smoke"):
-        cfg = apply_task(apply_preset(TrainConfig, preset), "messy-mashup")
+        cfg = apply_preset(TrainConfig, preset, "messy-mashup")
         check_config(cfg)  # the loss fits, the simulator is off
         assert cfg.frontend.sample_rate == 22050 and cfg.frontend.f_max <= 22050 / 2
         assert (cfg.prep_slug, cfg.dataset_slug, cfg.competition) == (

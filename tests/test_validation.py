@@ -20,7 +20,9 @@ from common.stages.train.validation import (
     make_validation,
     soundscape_auc,
 )
-from common.tasks.base import BIRDCLEF_2026, GENRES, MESSY_MASHUP
+from common.tasks.birdclef import TASK as BIRDCLEF
+from common.tasks.mashup import GENRES
+from common.tasks.mashup import TASK as MASHUP
 
 RATE = 1000  # Hz: 5-s windows of 5,000 samples keep the cache tiny
 WINDOW = 5 * RATE
@@ -109,7 +111,7 @@ def test_window_validation_scores_soundscapes_and_focal_clips(tmp_path):
                          [[1, 0], [0, 1], [0, 0]], ["sc_5", "sc_10", "sc_15"])
     focal = _items(["a.ogg", "b.ogg", "c.ogg"], ["clip"] * 3, [0.0] * 3,
                    [[1, 0], [0, 1], [1, 0]])
-    validation = make_validation(BIRDCLEF_2026, source, soundscapes=soundscapes, focal=focal,
+    validation = make_validation(BIRDCLEF, source, soundscapes=soundscapes, focal=focal,
                                  clips=None, clip_samples=WINDOW, batch_size=2, fold=3,
                                  classes=SPECIES)
     scores = _evaluate(validation, WindowValidation, "val_soundscape_auc",
@@ -136,7 +138,7 @@ def test_window_validation_selects_by_focal_auc_without_soundscape_calls(tmp_pat
     empty = _items([], [], [], np.zeros((0, 2)))
     focal = _items(["a.ogg"], ["clip"], [0.0], [[1, 0]])
     validation = WindowValidation(empty, focal, source, clip_samples=WINDOW, batch_size=2,
-                                  task=BIRDCLEF_2026, fold=1, classes=SPECIES)
+                                  task=BIRDCLEF, fold=1, classes=SPECIES)
     assert validation.selection == "val_focal_auc"
     validation.warn_if_unscorable()
     assert any("focal-clip AUC" in r.getMessage() for r in caplog.records)
@@ -155,9 +157,9 @@ def test_clip_validation_pools_windows_per_clip_and_scores_the_task_metric(tmp_p
     windows = clip_window_items(clips_df, read_index(tmp_path / "cache"), GENRE_LIST)
     assert len(windows) == 4
     with pytest.raises(ValueError, match="whole clips"):
-        make_validation(MESSY_MASHUP, source, soundscapes=windows, focal=windows, clips=None,
+        make_validation(MASHUP, source, soundscapes=windows, focal=windows, clips=None,
                         clip_samples=WINDOW, batch_size=3, fold=2, classes=GENRE_LIST)
-    validation = make_validation(MESSY_MASHUP, source, soundscapes=windows, focal=windows,
+    validation = make_validation(MASHUP, source, soundscapes=windows, focal=windows,
                                  clips=windows, clip_samples=WINDOW, batch_size=3, fold=2,
                                  classes=GENRE_LIST)
     scores = _evaluate(validation, ClipValidation, "val_macro_f1", "3 clips (4 windows)",

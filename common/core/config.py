@@ -9,11 +9,15 @@ then command-line flags, each later one winning.
 Nested dataclass fields (for example ``frontend.n_mels``) are addressed with dotted names, on the
 command line as ``--frontend.n-mels 64`` and in ``OVERRIDES`` as ``{"frontend.n_mels": 64}``.
 
-Every stage also has a ``task`` (a :mod:`common.tasks.base` name). A stage class's
-``TASK_OVERRIDES``
-say how its defaults differ for a task (dataset slugs, sample rate, loss...); they apply right
-after the preset (then ``TASK_PRESETS[task][preset]``, the rare preset value that differs per
-task), so the notebook's ``OVERRIDES`` and command-line flags still win.
+Every stage also has a ``task`` (a :mod:`common.tasks` name). A config is composed in one order:
+the class defaults, then the task's defaults (:meth:`common.tasks.base.Task.config_defaults`:
+competition, dataset slugs, sample rate and the task's own choices), then the preset (which only
+scales a run: epochs, folds, model size, sizes of samples), then the notebook's ``OVERRIDES``,
+then command-line flags. A task may also extend a stage's config class with fields of its own
+(:meth:`common.tasks.base.Task.config_class`).
+
+A leaf field may also be named by its last part alone when no other leaf has that name
+(``epochs`` for ``optim.epochs``), so flags and ``OVERRIDES`` stay short.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ class StageConfig:
 
     @property
     def task_spec(self) -> Any:
-        """The :class:`common.tasks.base.TaskSpec` named by ``task``."""
-        from common.tasks.base import get_task
+        """The :class:`common.tasks.base.Task` named by ``task``."""
+        from common.tasks import get_task
 
         return get_task(self.task)
 
@@ -142,6 +146,7 @@ def replace_dotted(config: C, changes: dict[str, Any]) -> C:
     nested: dict[str, dict[str, Any]] = {}
     direct: dict[str, Any] = {}
     for key, value in changes.items():
+        key = resolve_alias(key, valid)
         if isinstance(value, dict) and dataclasses.is_dataclass(getattr(config, key, None)):
             for sub_key, sub_value in value.items():
                 nested.setdefault(key, {})[sub_key] = sub_value
@@ -161,6 +166,15 @@ def replace_dotted(config: C, changes: dict[str, Any]) -> C:
     for head, sub in nested.items():
         direct[head] = replace_dotted(getattr(config, head), sub)
     return dataclasses.replace(config, **direct)
+
+
+def resolve_alias(key: str, valid: dict[str, Any]) -> str:
+    """``key`` itself when it is a field, else the one leaf whose last part is ``key``
+    (``epochs`` -> ``optim.epochs``); unknown or ambiguous keys come back unchanged."""
+    if key in valid or "." in key:
+        return key
+    matches = [name for name in valid if name.rsplit(".", 1)[-1] == key]
+    return matches[0] if len(matches) == 1 else key
 
 
 def _strip_optional(tp: Any) -> Any:
@@ -206,51 +220,67 @@ def _coerce(tp: Any, value: Any, name: str) -> Any:
 # Presets and resolution.
 
 
-def apply_preset(cls: type[C], preset: str) -> C:
-    """The config of a named preset: the class defaults changed by ``cls.PRESETS[preset]``."""
-    presets: dict[str, dict[str, Any]] = getattr(cls, "PRESETS", {})
+def stage_class(cls: type[C], task: str) -> type[C]:
+    """The config class a task uses for a stage: ``cls`` or the task's subclass of it."""
+    from common.tasks import get_task
+
+    return get_task(task).config_class(cls)
+
+
+def default_config(cls: type[C], task: str | None = None) -> C:
+    """The class defaults with the task's defaults applied (``task=None``: the class default).
+
+    A class without a ``task`` field (a nested config) is returned as ``cls()``. Unknown task
+    names raise a ``KeyError`` listing the registered ones.
+    """
+    config = cls()
+    if not hasattr(config, "task"):
+        return config
+    from common.tasks import get_task
+
+    spec = get_task(task or config.task)
+    cls = spec.config_class(cls)
+    stage = getattr(cls, "STAGE", "")
+    return replace_dotted(cls(), spec.config_defaults(stage, tuple(leaf_fields(cls))))
+
+
+def apply_preset(cls: type[C], preset: str, task: str | None = None) -> C:
+    """A named preset of a stage: class defaults, the task's defaults, then ``PRESETS[preset]``."""
+    config = default_config(cls, task)
+    presets: dict[str, dict[str, Any]] = getattr(type(config), "PRESETS", {})
     if preset == "default":
-        return cls()
+        return config
     if preset not in presets:
         raise KeyError(
             f"unknown preset {preset!r} for {cls.__name__}; choose one of "
             f"{', '.join(['default', *presets])}"
         )
-    return replace_dotted(cls(), presets[preset])
+    return replace_dotted(config, presets[preset])
 
 
-def apply_task(config: C, task: str, preset: str = "default") -> C:
-    """``config`` with ``task`` set and the class's task defaults applied.
+def build_parser(cls: type, description: str = "", defaults: Any = None
+                 ) -> argparse.ArgumentParser:
+    """An argparse parser with one ``--flag`` per leaf field, its default and its meaning.
 
-    ``TASK_OVERRIDES[task]`` first, then ``TASK_PRESETS[task][preset]`` when the class has one:
-    the few preset values that must differ per task (a smoke run of one task may need another
-    threshold than the other's). Unknown task names raise a ``KeyError`` listing the
-    registered ones.
+    ``defaults``: the instance whose values ``--help`` shows (``cls()`` when ``None``).
     """
-    from common.tasks.base import get_task
-
-    get_task(task)
-    cls = type(config)
-    changes = {"task": task, **getattr(cls, "TASK_OVERRIDES", {}).get(task, {})}
-    changes.update(getattr(cls, "TASK_PRESETS", {}).get(task, {}).get(preset, {}))
-    return replace_dotted(config, changes)
-
-
-def build_parser(cls: type, description: str = "") -> argparse.ArgumentParser:
-    """An argparse parser with one ``--flag`` per leaf field, its default and its meaning."""
     # Defaults are written into each help line by hand: the parser's own defaults are None so
     # that only flags actually given override the preset.
     parser = argparse.ArgumentParser(description=description)
     presets = ["default", *getattr(cls, "PRESETS", {})]
     parser.add_argument("--preset", default=None, choices=presets,
                         help="named preset the other parameters start from (default: default)")
-    for name, (tp, default, help_text) in leaf_fields(cls).items():
+    fields = leaf_fields(cls, defaults=defaults)
+    for name, (tp, default, help_text) in fields.items():
         if name == "preset":  # set through --preset above
             continue
-        flag = "--" + name.replace("_", "-")
+        flags = ["--" + name.replace("_", "-")]
+        leaf = name.rsplit(".", 1)[-1]
+        if "." in name and resolve_alias(leaf, fields) == name:
+            flags.append("--" + leaf.replace("_", "-"))  # the short form of a unique leaf
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         parser.add_argument(
-            flag, dest=name, default=None, metavar=_metavar(tp),
+            *flags, dest=name, default=None, metavar=_metavar(tp),
             help=f"{help_text} (default: {shown!r})",
         )
     return parser
@@ -280,10 +310,10 @@ def resolve_config(
     description: str = "",
     task: str | None = None,
 ) -> C:
-    """Build a stage config: preset, task defaults, then ``overrides``, then command-line flags.
+    """Build a stage config: defaults, the task's defaults, the preset, ``overrides``, then flags.
 
     Args:
-        cls: the stage's config dataclass.
+        cls: the stage's config dataclass (a task may swap in its subclass).
         preset: preset named in the notebook's parameters cell (a ``--preset`` flag wins).
         overrides: ``{dotted_name: value}`` from the notebook's parameters cell.
         argv: command-line arguments; ``None`` reads ``sys.argv[1:]`` when running as a script
@@ -293,15 +323,19 @@ def resolve_config(
     """
     if argv is None:
         argv = [] if running_in_notebook() else sys.argv[1:]
-    parser = build_parser(cls, description)
-    args = parser.parse_args(argv)
-    chosen = args.preset or preset
-    config = apply_preset(cls, chosen)
     overrides = dict(overrides or {})
-    cli = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
-    if hasattr(config, "task"):
-        chosen_task = cli.pop("task", None) or overrides.pop("task", None) or task
-        config = apply_task(config, chosen_task or config.task, chosen)
+    # The task and preset pick the class and the defaults --help shows: read them first.
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--preset", default=None)
+    first.add_argument("--task", default=None)
+    known, _ = first.parse_known_args(argv)
+    chosen = known.preset or preset
+    has_task = "task" in {f.name for f in dataclasses.fields(cls)}
+    chosen_task = (known.task or overrides.pop("task", None) or task) if has_task else None
+    config = apply_preset(cls, chosen, chosen_task)
+    parser = build_parser(type(config), description, defaults=config)
+    args = parser.parse_args(argv)
+    cli = {k: v for k, v in vars(args).items() if k not in ("preset", "task") and v is not None}
     config = replace_dotted(config, overrides)
     config = replace_dotted(config, cli)
     return dataclasses.replace(config, preset=chosen) if hasattr(config, "preset") else config

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common.tasks.base import get_task
+from common.tasks import get_task
 from devtools.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
 
 PLACEHOLDER_USER = "your-kaggle-username"

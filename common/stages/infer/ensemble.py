@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import rankdata
 
-from common.tasks.base import TaskSpec, activation
+from common.tasks.base import Task
 
 __all__ = ["METHODS", "score_space", "combine_models", "smooth_windows", "pool_clips",
            "BudgetPlan", "plan_within_budget", "sigmoid", "to_probabilities"]
@@ -37,7 +37,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
-def to_probabilities(logits: np.ndarray, task: TaskSpec | None = None) -> np.ndarray:
+def to_probabilities(logits: np.ndarray, task: Task | None = None) -> np.ndarray:
     """``(rows, classes)`` logits -> float32 probabilities with the task's activation.
 
     Multi-label (``task`` None or ``task.multilabel``): the element-wise :func:`sigmoid`.
@@ -45,10 +45,10 @@ def to_probabilities(logits: np.ndarray, task: TaskSpec | None = None) -> np.nda
     """
     if task is None or task.multilabel:
         return sigmoid(logits)
-    return activation(task, np.asarray(logits, dtype=np.float32))
+    return task.activation(np.asarray(logits, dtype=np.float32))
 
 
-def score_space(logits: np.ndarray, method: str, task: TaskSpec | None = None) -> np.ndarray:
+def score_space(logits: np.ndarray, method: str, task: Task | None = None) -> np.ndarray:
     """What one model's views are averaged in: logits for ``logit_mean`` and ``rank_mean``,
     probabilities (the task's activation) for ``prob_mean``. Shape unchanged
     ``(windows, classes)``."""
@@ -73,7 +73,7 @@ def combine_models(
     covered: Sequence[np.ndarray],
     weights: Sequence[float],
     method: str = "logit_mean",
-    task: TaskSpec | None = None,
+    task: Task | None = None,
 ) -> np.ndarray:
     """Weighted combination of per-model scores into probabilities.
 

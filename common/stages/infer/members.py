@@ -67,7 +67,7 @@ def class_permutation(model_classes: Sequence[str], classes: Sequence[str], sour
 def check_frontend(cfg: FrontendConfig, in_chans: int, source: str,
                    window_seconds: float = comp.WINDOW_SECONDS) -> None:
     """Raise ``ValueError`` unless a model's frontend scores ``window_seconds`` windows of one
-    channel (the task's window, ``TaskSpec.window_seconds``: 5 s for both competitions)."""
+    channel (the task's window, ``Task.window_seconds``: 5 s for both competitions)."""
     if abs(cfg.clip_seconds - window_seconds) > 1e-6:
         raise ValueError(f"{source}: frontend clip_seconds={cfg.clip_seconds}, but the "
                          f"task predicts {window_seconds:g}-s windows")

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ from common.stages.infer.submission import (
     validate_submission,
 )
 from common.stages.infer.tta import SPEC_VIEW_PREFIX, VIEWS, check_views
-from common.tasks.base import TaskSpec, task_classes
+from common.tasks.base import Task
 from common.tasks.mashup.feature_blend import FeatureBlend, load_feature_blend
 
 __all__ = ["InferConfig", "InferResult", "list_test_files", "load_ensemble", "predict_files",
@@ -134,27 +134,11 @@ class InferConfig(StageConfig):
     feature_workers: int = param(0, "processes extracting test-clip features (0 = every CPU)")
     feature_seed: int = param(0, "random state of the refitted feature models")
 
+    STAGE: ClassVar[str] = "infer"  # names its dataset and the task defaults it takes
     PRESETS = {
         "cpu": {"tta": ("orig", "reverse"), "time_budget_minutes": 30.0},
         "smoke": {"threads": 2, "graph": "eager", "batch_windows": 12, "probe_files": 1,
                   "replan_every_files": 2, "n_plot_files": 1, "feature_workers": 1},
-    }
-    TASK_OVERRIDES = {
-        "messy-mashup": {
-            "competition": "messy-mashup",
-            "models_slug": "messy-mashup-models",
-            "pseudo_slug": "messy-mashup-pseudo",
-            "test_dir": "test",
-            # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing
-            # music backwards keeps its tempo and timbre statistics but turns every attack
-            # (drum hits, plucked and struck notes) into a swell and runs melodies and chord
-            # changes backwards, cues a genre model reads; nb02 never trains on reversed audio,
-            # so that view votes from outside the training distribution (a bias, not an
-            # independent look). Masked passes are in distribution (nb02 trains with the same
-            # masks) and share the orig spectrogram. Gain views are left out: per-window
-            # normalisation folds them into orig, so they would add nothing.
-            "tta": ("orig", "specaug1", "specaug2", "specaug3"),
-        },
     }
 
     def __post_init__(self) -> None:
@@ -261,7 +245,7 @@ def predict_files(members: list[Member], paths: list[Path], cfg: InferConfig,
     return predictions, probs
 
 
-def read_task_sample(task: TaskSpec, competition_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+def read_task_sample(task: Task, competition_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     """The sample submission and the class list in model-output order.
 
     ``windows_5s`` tasks: the sample's species columns are the classes
@@ -276,7 +260,7 @@ def read_task_sample(task: TaskSpec, competition_dir: Path) -> tuple[pd.DataFram
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: the competition folder is incomplete")
     sample_df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    classes = list(task.classes) if task.classes else task_classes(task, competition_dir)
+    classes = list(task.classes) if task.classes else task.read_classes(competition_dir)
     expected = [task.id_column, *([task.label_column] if task.submission == "label_per_clip"
                                   else classes)]
     if [str(c) for c in sample_df.columns] != expected:
@@ -389,7 +373,7 @@ def _window_submission(cfg: InferConfig, predictions: Predictions | None, probs:
     return submission_df, probs
 
 
-def _clip_submission(task: TaskSpec, cfg: InferConfig, predictions: Predictions | None,
+def _clip_submission(task: Task, cfg: InferConfig, predictions: Predictions | None,
                      probs: np.ndarray, classes: list[str], sample_df: pd.DataFrame,
                      feature_blend: FeatureBlend | None, feature_probs: dict[str, np.ndarray],
                      blend_info: dict[str, Any]
@@ -426,7 +410,7 @@ def _clip_table(ids: list[str], probs: np.ndarray, classes: list[str]) -> pd.Dat
     return table
 
 
-def _plot_clips(submission_df: pd.DataFrame, clip_probs: np.ndarray, task: TaskSpec,
+def _plot_clips(submission_df: pd.DataFrame, clip_probs: np.ndarray, task: Task,
                 classes: list[str], out: Path) -> dict[str, Path]:
     """Predicted class counts and the top-probability histogram of whole-clip predictions."""
     if task.submission == "label_per_clip":
@@ -438,7 +422,7 @@ def _plot_clips(submission_df: pd.DataFrame, clip_probs: np.ndarray, task: TaskS
     return {"clip_predictions": save_figure(fig, out / "figures" / "clip_predictions.png")}
 
 
-def _clip_report(task: TaskSpec, submission_df: pd.DataFrame, classes: list[str],
+def _clip_report(task: Task, submission_df: pd.DataFrame, classes: list[str],
                  feature_blend: FeatureBlend | None, blend_info: dict[str, Any]
                  ) -> dict[str, Any]:
     report: dict[str, Any] = {"n_clips": int(len(submission_df))}

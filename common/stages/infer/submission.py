@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from common.data import competition as comp
-from common.tasks.base import TaskSpec, format_submission
+from common.tasks.base import Task
 
 __all__ = ["n_windows_for", "file_row_ids", "submission_order", "build_submission",
            "validate_submission", "build_clip_submission"]
@@ -101,7 +101,7 @@ def validate_submission(submission_df: pd.DataFrame, sample_df: pd.DataFrame) ->
         raise ValueError("submission values must be in [0, 1] with no NaN")
 
 
-def build_clip_submission(task: TaskSpec, ids: Sequence[str], clip_probs: np.ndarray,
+def build_clip_submission(task: Task, ids: Sequence[str], clip_probs: np.ndarray,
                           classes: Sequence[str], sample_df: pd.DataFrame, prior: np.ndarray
                           ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """The submission of a whole-clip task (``common.tasks.base.format_submission``).
@@ -135,7 +135,7 @@ def build_clip_submission(task: TaskSpec, ids: Sequence[str], clip_probs: np.nda
     ids = ids + missing
     prior = np.asarray(prior, dtype=np.float32).reshape(1, len(classes))
     clip_probs = np.concatenate([clip_probs, np.repeat(prior, len(missing), axis=0)])
-    submission_df = format_submission(task, ids, clip_probs, classes, sample_df)
+    submission_df = task.format_submission(ids, clip_probs, classes, sample_df)
     position = {clip_id: k for k, clip_id in enumerate(ids)}
     order = [position[i] for i in submission_df[task.id_column]]
     return submission_df, clip_probs[order], [ids[k] for k in order]

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -87,18 +87,12 @@ class PrepConfig(StageConfig):
     workers: int = param(0, "decoding processes (0 = every CPU)")
     shard_mb: float = param(256.0, "cache shard size, MB")
 
+    STAGE: ClassVar[str] = "prep"  # names its dataset and the task defaults it takes
     PRESETS = {
         "cpu": {"n_background_soundscapes": 40, "shard_mb": 64.0,
                 "mashups_per_genre_per_fold": 10},
         "smoke": {"n_folds": 2, "cache_seconds": 6.0, "n_background_soundscapes": 2,
                   "shard_mb": 1.0, "workers": 2, "mashups_per_genre_per_fold": 1},
-    }
-    # Applied after the preset: the mashup task caches whole 30-s mashups at the test clips'
-    # 22.05 kHz, and has noise clips instead of background soundscapes.
-    TASK_OVERRIDES = {
-        "messy-mashup": {"competition": "messy-mashup", "dataset_slug": "messy-mashup-prep",
-                         "sample_rate": 22050, "cache_seconds": 0.0,
-                         "n_background_soundscapes": 0},
     }
 
     @property

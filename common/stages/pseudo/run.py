@@ -104,8 +104,8 @@ from common.audio.augment import SpecAugmentConfig, WaveAugmentConfig
 from common.audio.cache import AudioCache, CacheWriter
 from common.core.config import (
     StageConfig,
-    apply_task,
     config_from_dict,
+    default_config,
     param,
     replace_dotted,
     save_config,
@@ -135,7 +135,7 @@ from common.stages.pseudo.tables import (
     window_frame,
 )
 from common.stages.train.run import TrainConfig, backbone_short_name, run_training
-from common.tasks.base import TaskSpec
+from common.tasks.base import Task
 
 __all__ = ["PseudoConfig", "PseudoResult", "run_pseudo", "member_folds", "student_config",
            "soundscape_files", "SOFT_NAME"]
@@ -205,6 +205,7 @@ class PseudoConfig(StageConfig):
     negative_dir: str = param(
         "", "folder of recordings with none of the species, scored for hard negatives too")
 
+    STAGE: ClassVar[str] = "pseudo"  # names its dataset and the task defaults it takes
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # The demo competition on a 2-core CPU: one round, one TTA view.
         "cpu": {"rounds": 1, "tta": ("orig",), "batch_windows": 24, "device": "cpu",
@@ -212,28 +213,10 @@ class PseudoConfig(StageConfig):
         # Seconds, for tests and the smoke pipeline.
         "smoke": {"rounds": 1, "tta": ("orig",), "batch_windows": 12, "graph": "eager",
                   "threads": 2, "decode_workers": 1, "device": "cpu", "max_files": 4,
-                  "cache_max_gb": 0.5},
-    }
-    # Per-task defaults (common.core.config.apply_task), applied after the preset.
-    TASK_OVERRIDES: ClassVar[dict[str, dict[str, Any]]] = {
-        "messy-mashup": {
-            "competition": "messy-mashup", "prep_slug": "messy-mashup-prep",
-            "models_slug": "messy-mashup-models", "dataset_slug": "messy-mashup-pseudo",
-            # The write-up's recipe: hard labels on test clips whose top softmax probability
-            # (windows pooled per clip) is at least 0.95.
-            "min_confidence": 0.95,
-            # nb04's mashup views (InferConfig.TASK_OVERRIDES: no "reverse", which runs attacks
-            # and melodies backwards; SpecAugment'd passes instead), so the probabilities cut
-            # at 0.95 are the ones the submission would use.
-            "tta": ("orig", "specaug1", "specaug2", "specaug3"),
-            # Curated positives and hard negatives are multi-label notions (skipped anyway).
-            "positive_fractions": (), "negative_thresholds": (),
-        },
-    }
-    # A two-epoch smoke teacher never reaches 0.95: keep every clip so that the smoke run (the
-    # end-to-end tests) still goes through the pseudo table, its cache and a student.
-    TASK_PRESETS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
-        "messy-mashup": {"smoke": {"min_confidence": 0.0}},
+                  "cache_max_gb": 0.5,
+                  # A two-epoch smoke teacher reaches no task's confidence bar: keep every
+                  # clip or window, so that the smoke run goes through a student.
+                  "min_confidence": 0.0},
     }
 
     def __post_init__(self) -> None:
@@ -361,7 +344,7 @@ def _infer_config(cfg: PseudoConfig, device: torch.device) -> InferConfig:
     """nb04's config for the teacher pass: the task's inference defaults (softmax or sigmoid,
     ``test_dir``) with this stage's models, views and speed settings."""
     return dataclasses.replace(
-        apply_task(InferConfig(), cfg.task),
+        default_config(InferConfig, cfg.task),
         input_root=cfg.input_root, working_dir=cfg.working_dir, competition=cfg.competition,
         models_slug=cfg.models_slug, checkpoint_glob=cfg.checkpoint_glob, pseudo_slug="",
         combine=cfg.combine, tta=cfg.tta, batch_windows=cfg.batch_windows,
@@ -667,7 +650,7 @@ def _table_keys(out: Path) -> set[str]:
     return keys
 
 
-def _round_scores(task: TaskSpec, report: dict[str, Any]) -> dict[str, Any]:
+def _round_scores(task: Task, report: dict[str, Any]) -> dict[str, Any]:
     """A training report's validation score, by the task's validation: out of fold over the
     finished folds and the mean of the folds' best epochs.
 
@@ -683,7 +666,7 @@ def _round_scores(task: TaskSpec, report: dict[str, Any]) -> dict[str, Any]:
             "mean_fold_soundscape_auc": report.get("mean_fold_soundscape_auc")}
 
 
-def _teacher_row(models_dir: Path, task: TaskSpec) -> dict[str, Any]:
+def _teacher_row(models_dir: Path, task: Task) -> dict[str, Any]:
     report_path = models_dir / "train_report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     return {"round": 0, "model": "teacher (nb02)", **_round_scores(task, report),

@@ -98,7 +98,6 @@ from common.stages.train.validation import (
     make_validation,
     soundscape_auc,
 )
-from common.tasks.base import loss_name_for
 from common.tasks.mashup import baselines
 
 log = logging.getLogger(__name__)
@@ -184,6 +183,7 @@ class TrainConfig(StageConfig):
     wave_augment: WaveAugmentConfig = param(WaveAugmentConfig(), "waveform augmentation")
     spec_augment: SpecAugmentConfig = param(SpecAugmentConfig(), "SpecAugment masks")
 
+    STAGE: ClassVar[str] = "train"  # names its dataset and the task defaults it takes
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # A small real model that learns the demo competition from scratch on a 2-core CPU in
         # ~10 minutes (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU).
@@ -207,28 +207,6 @@ class TrainConfig(StageConfig):
         },
     }
 
-    # Per-task defaults (common.core.config.apply_task), applied after the preset.
-    TASK_OVERRIDES: ClassVar[dict[str, dict[str, Any]]] = {
-        "messy-mashup": {
-            "competition": "messy-mashup", "prep_slug": "messy-mashup-prep",
-            "dataset_slug": "messy-mashup-models",
-            # One genre per clip: softmax + cross-entropy (common.tasks.base.loss_name_for).
-            "loss": "cross_entropy",
-            # The test mashups are 22.05 kHz: the mel tops out at Nyquist (11.025 kHz) and
-            # reaches down to the bass; n_fft 2048 / hop 512 are librosa's music defaults
-            # (93 ms / 23 ms, 216 frames per 5 s).
-            "frontend.sample_rate": 22050, "frontend.f_min": 20.0, "frontend.f_max": 11025.0,
-            # No labelled soundscapes, and the in-batch simulator unions labels (multi-label
-            # only); real background (nb01's cached noise clips) stays on: it is the test
-            # domain's noise.
-            "use_soundscapes": False, "wave_augment.p_simulate": 0.0,
-            # The genre is everywhere in a mashup: any 5 s is as good as the loudest 5 s.
-            "crop_mode": "random",
-            # Whole held-out clips (hundreds per fold) can pick the epoch, unlike the BirdCLEF
-            # demo's few soundscape windows that made the cpu preset keep the last one.
-            "checkpoint_selection": "best",
-        },
-    }
 
 
 
@@ -307,7 +285,7 @@ def check_config(cfg: TrainConfig) -> None:
     mixed clips' labels), binary label smoothing, labelled soundscape windows.
     """
     task = cfg.task_spec
-    loss_name_for(task, cfg.loss)
+    task.loss_name(cfg.loss)
     if cfg.checkpoint_selection not in ("best", "last"):
         raise ValueError(f"checkpoint_selection must be 'best' or 'last', got "
                          f"{cfg.checkpoint_selection!r}")
@@ -441,7 +419,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_s
 def build_criterion(cfg: TrainConfig) -> torch.nn.Module:
     """The configured loss (:func:`common.model.losses.build_loss`), checked against the task
     (:func:`common.tasks.base.loss_name_for`: a multi-label loss on a softmax task is an error)."""
-    name = loss_name_for(cfg.task_spec, cfg.loss)
+    name = cfg.task_spec.loss_name(cfg.loss)
     if name == "asl":
         return build_loss("asl", gamma_neg=cfg.asl_gamma_neg, gamma_pos=cfg.asl_gamma_pos,
                           clip=cfg.asl_clip)

@@ -1,6 +1,6 @@
 """nb02, validation of one fold: what is predicted, how it is scored, what picks the best epoch.
 
-What validation means depends on the task kind (``TaskSpec.windowing``, :mod:`common.tasks.base`):
+What validation means depends on the task kind (``Task.windowing``, :mod:`common.tasks.base`):
 
 - **BirdCLEF (multi-label, scored per 5-s window)**, :class:`WindowValidation`: every 5-s
   window of the fold's held-out labelled soundscapes, scored with the competition metric
@@ -42,7 +42,7 @@ from common.data.windows import (
     pool_clip_probs,
 )
 from common.model.sed import BirdModel
-from common.tasks.base import TaskSpec, activation
+from common.tasks.base import Task
 from common.tasks.mashup import baselines
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ SCORE_LABELS = {"val_soundscape_auc": "val soundscape AUC", "val_focal_auc": "fo
 
 @torch.no_grad()
 def predict(model: BirdModel, loader, device: torch.device, amp: bool,
-            task: TaskSpec) -> np.ndarray:
+            task: Task) -> np.ndarray:
     """Probabilities ``(rows, classes)`` for a loader, in the loader's order: the task's
     activation of the clip logits (:func:`common.tasks.base.activation`: sigmoid or softmax)."""
     model.eval()
@@ -70,7 +70,7 @@ def predict(model: BirdModel, loader, device: torch.device, amp: bool,
         wave = batch["wave"].to(device, non_blocking=True).float()
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
             logits = model(wave)["clip_logits"]
-        out.append(activation(task, logits.float()).cpu().numpy())
+        out.append(task.activation(logits.float()).cpu().numpy())
     n_classes = model.head.num_classes
     return np.concatenate(out) if out else np.zeros((0, n_classes), np.float32)
 
@@ -168,7 +168,7 @@ class WindowValidation:
     """
 
     def __init__(self, soundscapes: WindowItems, focal: WindowItems, source: AudioSource, *,
-                 clip_samples: int, batch_size: int, task: TaskSpec, fold: int,
+                 clip_samples: int, batch_size: int, task: Task, fold: int,
                  classes: list[str]) -> None:
         self.soundscapes, self.focal = soundscapes, focal
         self.batch_size, self.task, self.fold, self.classes = batch_size, task, fold, classes
@@ -222,7 +222,7 @@ class ClipValidation:
     """
 
     def __init__(self, clips: WindowItems, source: AudioSource, *, clip_samples: int,
-                 batch_size: int, task: TaskSpec, fold: int, classes: list[str]) -> None:
+                 batch_size: int, task: Task, fold: int, classes: list[str]) -> None:
         self.batch_size, self.task, self.fold, self.classes = batch_size, task, fold, classes
         self.items = clips
         self.ds = WindowDataset(self.items, source, clip_samples, train=False)
@@ -263,7 +263,7 @@ class ClipValidation:
         return {"n_val_clips": self.n_clips, "n_val_windows": len(self.items)}
 
 
-def make_validation(task: TaskSpec, source: AudioSource, *, soundscapes: WindowItems,
+def make_validation(task: Task, source: AudioSource, *, soundscapes: WindowItems,
                     focal: WindowItems, clips: WindowItems | None, clip_samples: int,
                     batch_size: int, fold: int, classes: list[str]) -> Validation:
     """The task's validation of one fold: :class:`ClipValidation` on ``clips`` for whole-clip

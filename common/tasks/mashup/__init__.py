@@ -1,1 +1,20 @@
-"""TODO"""
+"""Messy mashup: the music genre of 30-s mashups of stems from different songs, over noise.
+
+Single-label (softmax outputs, cross-entropy), one answer per test clip (``id, genre``), scored
+by macro F1. Training data are songs as four stems plus noise clips; the lesson that won the
+competition is to simulate the test domain, so nb01 renders training mashups the way the test
+clips were made. A feature-model baseline (MFCC/chroma/spectral statistics with logistic
+regression and extra trees) is blended with the CNN.
+
+- ``task``: :class:`MashupTask` and ``TASK``, the registered instance; ``GENRES``;
+- ``render``: the mashup generator (stems, tempo sync, gains, noise at an SNR);
+- ``prep``: nb01 for this task (song folds, training mashups, the cache);
+- ``features``, ``baselines``, ``feature_blend``: the feature models, their out-of-fold report
+  and blend (nb02), and the blend refitted at inference (nb04).
+"""
+
+from common.tasks.mashup.task import GENRES, MashupTask
+
+TASK = MashupTask()
+
+__all__ = ["GENRES", "TASK", "MashupTask"]

@@ -40,7 +40,7 @@ import pandas as pd
 
 from common.audio.cache import AudioCache
 from common.core.parallel import parallel_map
-from common.tasks.base import TaskSpec, format_submission, score
+from common.tasks.base import Task
 from common.tasks.mashup.features import (
     FEATURE_NAMES,
     blend,
@@ -63,7 +63,7 @@ CNN = "cnn"
 BLEND = "blend"
 
 
-def clip_scores(task: TaskSpec, keys: Sequence[str], targets: np.ndarray, probs: np.ndarray,
+def clip_scores(task: Task, keys: Sequence[str], targets: np.ndarray, probs: np.ndarray,
                 classes: Sequence[str]) -> dict[str, float]:
     """The task metric and the accuracy of per-clip probabilities.
 
@@ -91,8 +91,8 @@ def clip_scores(task: TaskSpec, keys: Sequence[str], targets: np.ndarray, probs:
     ids = [str(k) for k in keys]
     solution = pd.DataFrame({task.id_column: ids,
                              task.label_column: [classes[j] for j in truth]})
-    submission = format_submission(task, ids, probs, classes)
-    return {names[0]: float(score(task, solution, submission)),
+    submission = task.format_submission(ids, probs, classes)
+    return {names[0]: float(task.score(solution, submission)),
             names[1]: float(np.mean(probs.argmax(axis=1) == truth))}
 
 
@@ -194,7 +194,7 @@ def _per_class_f1(y: np.ndarray, probs: np.ndarray, n_classes: int) -> np.ndarra
 
 
 def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path, *,
-                       task: TaskSpec, feature_models: Sequence[str] = ("logreg", "extra_trees"),
+                       task: Task, feature_models: Sequence[str] = ("logreg", "extra_trees"),
                        workers: int = 1, seed: int = 0) -> ClipReport:
     """Score the CNN's clip OOF, fit the feature models on the same folds, blend, and plot.
 

@@ -61,7 +61,6 @@ from common.stages.prep.run import (
     scan_and_cache,
     write_prep_tables,
 )
-from common.tasks.base import task_classes
 from common.tasks.mashup.render import (
     AUDIO_SUFFIXES,
     CONFIG_JSON,
@@ -352,7 +351,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     save_config(cfg, out / "prep_config.json")
     competition_dir = find_mashup_competition(cfg)
     log.info("competition data: %s", competition_dir)
-    classes = task_classes(cfg.task_spec, competition_dir)
+    classes = cfg.task_spec.read_classes(competition_dir)
     workers = resolve_workers(cfg.workers)
 
     # Song-level folds, stratified by genre: a fold's mashups use only its songs.

@@ -14,7 +14,8 @@ import pandas as pd
 
 from common.core.parallel import parallel_map, process_pool
 from common.core.runtime import cpu_count
-from common.tasks.base import GENRES, MESSY_MASHUP
+from common.tasks.mashup import GENRES
+from common.tasks.mashup import TASK as MASHUP
 from common.tasks.mashup.render import MashupConfig, generate_mashups
 from devtools.synthetic.mashup.config import (
     COMPETITION_DIRNAME,
@@ -139,7 +140,7 @@ def generate_mashup_competition(root: str | Path, size: str = "tiny", seed: int 
     made = made.sort_values("id").reset_index(drop=True)
     shutil.rmtree(hidden_dir)
 
-    label = MESSY_MASHUP.label_column
+    label = MASHUP.label_column
     pd.DataFrame({"song_id": [p.song_id for p in train_plans],
                   "genre": [p.genre for p in train_plans]}).to_csv(
         competition_dir / "train.csv", index=False)

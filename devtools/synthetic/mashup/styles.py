@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.tasks.base import GENRES
+from common.tasks.mashup import GENRES
 
 Choices = tuple[tuple[str, float], ...]  # (option, weight)
 Chord = tuple[int, str]  # (semitones above the key root, quality)

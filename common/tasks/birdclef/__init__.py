@@ -1,0 +1,15 @@
+"""BirdCLEF+ 2026: which of 234 species call in each 5-s window of 60-s field soundscapes.
+
+Multi-label (sigmoid outputs, ASL/BCE/focal losses), scored by macro ROC-AUC over the species
+with a positive; the submission has a ``row_id`` (``<file>_<end second>``) per 5-s window and
+one probability column per species, in the sample submission's column order. The species are
+the sample submission's columns (several are numeric iNaturalist ids: strings everywhere).
+
+- ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance.
+"""
+
+from common.tasks.birdclef.task import BirdclefTask
+
+TASK = BirdclefTask()
+
+__all__ = ["TASK", "BirdclefTask"]
