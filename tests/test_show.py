@@ -24,3 +24,22 @@ def test_empty_tables_say_so(capsys):
     out = capsys.readouterr().out
     assert "rare classes" in out and "no rows" in out and "primary_label, n_clips" in out
     assert "Empty DataFrame" not in out
+
+
+def test_config_shows_only_what_differs_and_who_set_it(capsys):
+    from common.core.config import resolve_config
+    from common.stages.infer.run import InferConfig
+
+    cfg = resolve_config(InferConfig, "smoke", {"max_files": 3}, argv=["--working-dir", "/out"],
+                         task="messy-mashup")
+    show.show_config(cfg)
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[3:] if line.strip()}
+    assert "task messy-mashup, preset smoke" in out
+    assert lines["competition"].split()[-1] == "task"  # derived from the task
+    assert lines["models_slug"].split()[1] == "messy-mashup-models"
+    assert lines["max_files"].split()[-1] == "overrides"
+    assert lines["working_dir"].split()[-1] == "overrides"
+    assert "graph" in lines and lines["graph"].split()[-1] == "preset"  # smoke: eager
+    assert "combine" not in lines  # unchanged values are not listed
+    assert len(out) < 3000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.core.config import running_in_notebook
+from common.core.config import config_changes, running_in_notebook
 
 
 def show_table(df: pd.DataFrame, max_rows: int = 30, title: str = "") -> None:
@@ -43,3 +43,17 @@ def show_figures(paths: Iterable[str | Path]) -> None:
         return
     for path in paths:
         print(f"figure: {path}")
+
+
+def show_config(config) -> None:
+    """Show a stage config as the table of values that differ from the defaults.
+
+    One row per changed parameter (value, class default, and whether the task, the preset or
+    the notebook's overrides/flags set it), headed by the stage, task and preset.
+    """
+    rows = config_changes(config)
+    title = (f"{type(config).__name__}: task {getattr(config, 'task', '-')}, preset "
+             f"{getattr(config, 'preset', '-')}; {len(rows)} values differ from the defaults "
+             "(--help lists every parameter)")
+    table = pd.DataFrame(rows, columns=["parameter", "value", "default", "set by"])
+    show_table(table.set_index("parameter"), max_rows=200, title=title)
