@@ -15,7 +15,8 @@ import pandas as pd
 from common.core.parallel import parallel_map, process_pool
 from common.core.runtime import cpu_count
 from common.tasks.base import GENRES, MESSY_MASHUP
-from common.tasks.mashup.render import MashupConfig, generate_mashups
+from common.tasks.mashup.generation import generate_mashups
+from common.tasks.mashup.recipe import MashupConfig
 from devtools.synthetic.mashup.config import (
     COMPETITION_DIRNAME,
     NOISE_CATEGORIES,
