@@ -7,7 +7,7 @@ On a synthetic "messy mashup" competition (:mod:`devtools.synthetic.mashup`, gen
 ``--work-dir`` unless ``--competition-dir`` is given):
 
 1. song-level folds, and ``--n-per-genre-per-fold`` training mashups per genre per fold
-   (:func:`common.tasks.mashup.render.generate_mashups`, the default recipe);
+   (:func:`common.tasks.mashup.generation.generate_mashups`, the default recipe);
 2. the 194 features of every training mashup, every original song (its four stems summed, as
    the training data ships) and every test clip (:mod:`common.tasks.mashup.features`);
 3. logistic regression and a tree ensemble: out-of-fold macro F1 on mashups, the OOF-chosen
@@ -35,25 +35,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.core.parallel import parallel_map, process_pool  # noqa: E402
 from common.core.runtime import cpu_count  # noqa: E402
-from common.report import plots  # noqa: E402
+from common.report import plots, prediction_plots  # noqa: E402
 from common.tasks.mashup import TASK as MASHUP  # noqa: E402
-from common.tasks.mashup.features import (  # noqa: E402
+from common.tasks.mashup.feature_models import (  # noqa: E402
     blend,
     blend_weights,
     encode_labels,
-    extract_features,
-    extract_file_features,
     fit_feature_models,
     macro_f1_probs,
     predict_feature_models,
 )
-from common.tasks.mashup.render import (  # noqa: E402
-    MashupConfig,
-    assign_song_folds,
-    check_audio,
-    generate_mashups,
-    list_songs,
-)
+from common.tasks.mashup.features import extract_features, extract_file_features  # noqa: E402
+from common.tasks.mashup.generation import generate_mashups  # noqa: E402
+from common.tasks.mashup.recipe import MashupConfig  # noqa: E402
+from common.tasks.mashup.stems import assign_song_folds, check_audio, list_songs  # noqa: E402
 from devtools.synthetic.mashup import generate_mashup_competition  # noqa: E402
 
 
@@ -78,7 +73,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--n-per-genre-per-fold", type=int, default=8)
     parser.add_argument("--models", default="logreg,extra_trees",
-                        help="comma-separated keys of common.tasks.mashup.features.MODEL_BUILDERS")
+                        help="comma-separated keys of "
+                             "common.tasks.mashup.feature_models.MODEL_BUILDERS")
     parser.add_argument("--workers", type=int, default=0, help="0 = every CPU")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -150,10 +146,12 @@ def main() -> None:
     best = blend([test_probs[m] for m in models], weights)
     y_test = encode_labels(solution_df.set_index("id").loc[ids, "genre"], classes)
     figure = plots.save_figure(
-        plots.confusion_matrix(y_test, best.argmax(axis=1), classes, "blend on test clips"),
+        prediction_plots.confusion_matrix(y_test, best.argmax(axis=1), classes,
+                                          "blend on test clips"),
         work / "confusion_test_blend.png")
-    plots.save_figure(plots.confusion_matrix(y, blend(oof, weights).argmax(axis=1), classes,
-                                             "blend OOF"), work / "confusion_oof_blend.png")
+    plots.save_figure(prediction_plots.confusion_matrix(y, blend(oof, weights).argmax(axis=1),
+                                                        classes, "blend OOF"),
+                      work / "confusion_oof_blend.png")
 
     print(f"\nmessy-mashup feature baseline: {len(mashups_df)} training mashups "
           f"({args.n_per_genre_per_fold}/genre/fold, {args.folds} folds), {len(folds_df)} songs, "

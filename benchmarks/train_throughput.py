@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.audio.augment import SpecAugment, WaveAugment  # noqa: E402
 from common.core.config import apply_preset, replace_dotted  # noqa: E402
-from common.data.windows import WindowDataset, load_prep, loader_workers, make_loader  # noqa: E402
+from common.data.loaders import WindowDataset, loader_workers, make_loader  # noqa: E402
+from common.data.prep_data import load_prep  # noqa: E402
 from common.model.sed import build_model, param_groups_lrd  # noqa: E402
 from common.stages.train.run import (  # noqa: E402
     TrainConfig,

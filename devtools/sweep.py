@@ -49,7 +49,7 @@ from common.core.config import (
     replace_dotted,
     save_config,
 )
-from common.report import plots
+from common.report import training_plots as plots
 from common.report.plots import save_figure
 
 __all__ = ["SUBSET_KEYS", "parse_grid", "expand_grid", "run_id_of", "run_config",

@@ -1,5 +1,6 @@
-"""Tests for common.audio.augment: every augmentation measured against what its docstring
-promises."""
+"""Tests for common.audio.wave_ops, common.audio.soundscape_sim and common.audio.augment: every
+augmentation measured against what its docstring promises (one file: the shape and dtype contract
+below runs over the functions of all three)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from common.audio.augment import (
+from common.audio.augment import SpecAugment, SpecAugmentConfig, WaveAugment, WaveAugmentConfig
+from common.audio.soundscape_sim import apply_soundscape, plan_soundscape, simulate_soundscape
+from common.audio.wave_ops import (
     EPS_POWER,
-    SpecAugment,
-    SpecAugmentConfig,
-    WaveAugment,
-    WaveAugmentConfig,
     _rolled_rows,
     add_noise_at_snr,
-    apply_soundscape,
     colored_noise,
     cyclic_roll,
     label_smoothing,
     mix_background,
     mixup,
-    plan_soundscape,
     random_gain,
     roll_rows,
-    simulate_soundscape,
 )
 
 N = 4000  # samples per row: small, the functions do not depend on the rate

@@ -12,10 +12,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from common.audio.cache import CacheWriter, read_index  # noqa: E402
-from common.data.windows import PrepData  # noqa: E402
+from common.data.prep_data import PrepData  # noqa: E402
 from common.tasks.mashup import TASK as MASHUP  # noqa: E402
 from common.tasks.mashup import baselines  # noqa: E402
-from common.tasks.mashup.features import FEATURE_NAMES, macro_f1_probs  # noqa: E402
+from common.tasks.mashup.feature_models import macro_f1_probs  # noqa: E402
+from common.tasks.mashup.features import FEATURE_NAMES  # noqa: E402
 
 CLASSES = ["blues", "jazz", "rock"]
 RATE = 22050

@@ -3,17 +3,15 @@ import pandas as pd
 import pytest
 import torch
 
+from common.data.loaders import AudioSource, WindowDataset, make_loader
+from common.data.prep_data import load_prep
 from common.data.windows import (
     SOUNDSCAPE_PREFIX,
-    AudioSource,
-    WindowDataset,
     WindowItems,
     background_windows,
     clip_targets,
     clip_window_items,
     focal_items,
-    load_prep,
-    make_loader,
     pool_clip_probs,
     read_extra_windows,
     soundscape_eval_items,

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from common.tasks.mashup.feature_blend import load_feature_blend
-from common.tasks.mashup.features import FEATURE_NAMES, predict_feature_models
+from common.tasks.mashup.feature_models import predict_feature_models
+from common.tasks.mashup.features import FEATURE_NAMES
 
 CLASSES = ["blues", "jazz", "rock"]
 

@@ -1,5 +1,5 @@
-"""Tests for common.tasks.mashup.render: per-genre mashups built from stems, with folds and bad
-files."""
+"""Tests for the mashup generator (common.tasks.mashup.stems, .render and .generation): per-genre
+mashups built from stems, with folds and bad files."""
 
 import dataclasses
 import math
@@ -10,20 +10,17 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from common.tasks.mashup.render import (
-    STEM_TYPES,
-    MashupConfig,
-    SongInfo,
+from common.tasks.mashup.generation import generate_mashups
+from common.tasks.mashup.recipe import STEM_TYPES, MashupConfig, SongInfo
+from common.tasks.mashup.render import _stretch_rate as stretch_rate
+from common.tasks.mashup.render import plan_mashups, render_mashup
+from common.tasks.mashup.stems import (
     assign_song_folds,
     check_audio,
     estimate_tempo,
-    generate_mashups,
     list_songs,
-    plan_mashups,
-    render_mashup,
     scan_song,
 )
-from common.tasks.mashup.render import _stretch_rate as stretch_rate
 from devtools.synthetic.mashup.songs import write_corrupt_stem, write_noise, write_song
 from devtools.synthetic.mashup.styles import plan_song
 

@@ -1,4 +1,5 @@
-"""Tests for common.report.plots figures added for the mashup task."""
+"""Tests for the common.report figures added for the mashup task (data_plots, training_plots,
+prediction_plots) and for common.report.plots.save_figure."""
 
 import matplotlib
 
@@ -6,14 +7,14 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from common.report import plots  # noqa: E402
+from common.report import data_plots, plots, prediction_plots, training_plots  # noqa: E402
 
 
 def test_confusion_matrix_counts_and_title(tmp_path):
     classes = ["blues", "jazz", "rock"]
     y_true = np.array([0, 0, 1, 1, 2, 2, 2])
     y_pred = np.array([0, 1, 1, 1, 2, 2, 0])
-    fig = plots.confusion_matrix(y_true, y_pred, classes, "fold 0")
+    fig = prediction_plots.confusion_matrix(y_true, y_pred, classes, "fold 0")
     ax = fig.axes[0]
     image = ax.get_images()[0].get_array()
     np.testing.assert_allclose(image, [[0.5, 0.5, 0], [0, 1, 0], [1 / 3, 0, 2 / 3]])
@@ -21,7 +22,7 @@ def test_confusion_matrix_counts_and_title(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == classes
     path = plots.save_figure(fig, tmp_path / "cm.png")
     assert path.stat().st_size > 1000
-    counts = plots.confusion_matrix(y_true, y_pred, classes, normalize=False)
+    counts = prediction_plots.confusion_matrix(y_true, y_pred, classes, normalize=False)
     assert counts.axes[0].get_images()[0].get_array().sum() == len(y_true)
 
 
@@ -38,17 +39,17 @@ def test_nb01_mashup_figures(tmp_path):
                           "stretch_rates": ["drums:1.1;bass:0.9", "other:1", "bass:1.2",
                                             "bass:0.8;drums:0.7"],
                           "n_stems": [2, 1, 1, 2]})
-    fig = plots.genre_fold_counts(songs, train, classes)
+    fig = data_plots.genre_fold_counts(songs, train, classes)
     heat = fig.axes[1].get_images()[0].get_array()
     np.testing.assert_array_equal(heat, [[1, 1, 0], [0, 1, 1]])  # folds x genres
-    fig = plots.mashup_recipes(train)
+    fig = data_plots.mashup_recipes(train)
     rates = sum(p.get_height() for p in fig.axes[2].patches)
     assert rates == 6 and "1 without noise" in fig.axes[1].get_title()
     bad = pd.DataFrame({"filename": ["train/blues/b/vocals.wav", "noise/dog.wav"],
                         "kind": ["stem", "noise"], "reason": ["silent: -80 dBFS", "corrupt: 1"]})
-    fig = plots.bad_file_reasons(bad)
+    fig = data_plots.bad_file_reasons(bad)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["noise", "vocals"]
-    empty = plots.bad_file_reasons(bad.iloc[:0])
+    empty = data_plots.bad_file_reasons(bad.iloc[:0])
     assert empty.axes[0].texts[0].get_text() == "no bad files"
     assert plots.save_figure(fig, tmp_path / "bad.png").is_file()
 
@@ -59,13 +60,14 @@ def test_nb02_training_curves_and_per_class_f1(tmp_path):
     log_df = pd.DataFrame({"fold": [0, 0, 1, 1], "epoch": [1, 2, 1, 2],
                            "train_loss": [2.3, 1.9, 2.2, 2.0],
                            "val_macro_f1": [0.1, 0.4, 0.2, 0.3]})
-    fig = plots.training_curves(log_df, {"train_loss": "loss", "val_macro_f1": "val macro F1"})
+    fig = training_plots.training_curves(log_df, {"train_loss": "loss",
+                                                  "val_macro_f1": "val macro F1"})
     assert [ax.get_title() for ax in fig.axes] == ["loss", "val macro F1"]
     assert len(fig.axes[1].get_lines()) == 2  # one line per fold
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [0.1, 0.4])
     per_class = pd.DataFrame({"primary_label": ["blues", "jazz", "rock"], "n_clips": [2, 2, 2],
                               "f1_cnn": [0.5, 1.0, 0.0], "f1_blend": [0.6, 1.0, 0.2]})
-    fig = plots.per_class_f1(per_class)
+    fig = training_plots.per_class_f1(per_class)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cnn", "blend"]
     assert sorted(round(p.get_height(), 3) for p in ax.patches) == [0.0, 0.2, 0.5, 0.6, 1.0,
@@ -75,11 +77,12 @@ def test_nb02_training_curves_and_per_class_f1(tmp_path):
 
 def test_nb04_clip_predictions(tmp_path):
     classes = ["blues", "jazz", "rock"]
-    fig = plots.clip_predictions(["jazz", "jazz", "rock"], [0.9, 0.5, 0.4], classes, "nb04")
+    fig = prediction_plots.clip_predictions(["jazz", "jazz", "rock"], [0.9, 0.5, 0.4], classes,
+                                            "nb04")
     bars, hist = fig.axes[0], fig.axes[1]
     assert [p.get_height() for p in bars.patches] == [0, 2, 1]  # never-predicted class shown
     assert sum(p.get_height() for p in hist.patches) == 3
     assert "3 clips" in bars.get_title() and "median 0.50" in hist.get_title()
     assert plots.save_figure(fig, tmp_path / "clips.png").stat().st_size > 1000
-    empty = plots.clip_predictions([], [], classes)  # no test audio: still a figure
+    empty = prediction_plots.clip_predictions([], [], classes)  # no test audio: still a figure
     assert len(empty.axes) == 2

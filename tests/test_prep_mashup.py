@@ -22,7 +22,7 @@ from common.core.config import (
 from common.data.competition import read_csv_str
 from common.stages.prep.run import PrepConfig, run_prep
 from common.tasks.mashup import GENRES
-from common.tasks.mashup.render import STEM_TYPES
+from common.tasks.mashup.recipe import STEM_TYPES
 
 CONTRACT_COLUMNS = ["filename", "primary_label", "secondary_labels", "fold", "duration_seconds",
                     "active_share", "best_window_start_seconds"]

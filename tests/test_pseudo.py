@@ -23,7 +23,8 @@ from common.core.config import (
     resolve_config,
 )
 from common.data.competition import read_csv_str
-from common.data.windows import load_prep, read_extra_windows
+from common.data.prep_data import load_prep
+from common.data.windows import read_extra_windows
 from common.model.checkpoint import load_checkpoint
 from common.stages.pseudo.run import PseudoConfig, run_pseudo, student_config
 from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS

@@ -8,7 +8,7 @@ import torch
 
 from common.core.config import apply_preset, replace_dotted
 from common.data.competition import read_csv_str
-from common.data.windows import load_prep
+from common.data.prep_data import load_prep
 from common.model.checkpoint import load_checkpoint, model_from_checkpoint
 from common.stages.train.run import (
     TrainConfig,
@@ -218,7 +218,8 @@ def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root
 
 
 def test_class_balance_weights_and_sampler():
-    from common.data.windows import WindowItems, make_loader
+    from common.data.loaders import make_loader
+    from common.data.windows import WindowItems
     from common.stages.train.run import class_balance_weights
 
     targets = np.zeros((13, 3), np.float32)

@@ -11,7 +11,8 @@ import torch
 
 from common.audio.cache import CacheWriter, read_index
 from common.data.competition import read_csv_str
-from common.data.windows import AudioSource, WindowItems, clip_window_items
+from common.data.loaders import AudioSource
+from common.data.windows import WindowItems, clip_window_items
 from common.stages.train.validation import (
     ClipValidation,
     WindowValidation,

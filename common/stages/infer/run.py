@@ -54,7 +54,7 @@ from common.core.config import StageConfig, param, save_config
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import cpu_count
 from common.data import competition as comp
-from common.report import plots
+from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.ensemble import METHODS, combine_models, pool_clips, smooth_windows
 from common.stages.infer.members import (

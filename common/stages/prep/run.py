@@ -46,9 +46,9 @@ from common.data.folds import (
     fold_summary,
     rare_species,
 )
-from common.report import plots
+from common.report import data_plots as plots
 from common.report.plots import save_figure
-from common.tasks.mashup.render import MashupConfig
+from common.tasks.mashup.recipe import MashupConfig
 
 log = logging.getLogger(__name__)
 

@@ -114,8 +114,9 @@ from common.core.kaggle import write_dataset_metadata
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import cpu_count
 from common.data import competition as comp
-from common.data.windows import SOUNDSCAPE_PREFIX, PrepData, load_prep
-from common.report import plots
+from common.data.prep_data import PrepData, load_prep
+from common.data.windows import SOUNDSCAPE_PREFIX
+from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.ensemble import METHODS, combine_models, pool_clips
 from common.stages.infer.members import Member, find_checkpoints, load_members

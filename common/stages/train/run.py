@@ -71,17 +71,13 @@ from common.core.kaggle import write_dataset_metadata
 from common.core.metrics import per_class_auc
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers, seed_everything
+from common.data.loaders import AudioSource, WindowDataset, loader_workers, make_loader
+from common.data.prep_data import PrepData, load_prep
 from common.data.windows import (
-    AudioSource,
-    PrepData,
-    WindowDataset,
     WindowItems,
     background_windows,
     clip_window_items,
     focal_items,
-    load_prep,
-    loader_workers,
-    make_loader,
     read_extra_windows,
     soundscape_eval_items,
     soundscape_items,
@@ -90,7 +86,7 @@ from common.model.checkpoint import load_checkpoint, save_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.losses import build_loss
 from common.model.sed import BirdModel, ModelConfig, build_model, param_groups_lrd
-from common.report import plots
+from common.report import training_plots as plots
 from common.report.plots import save_figure
 from common.stages.train.validation import (
     SCORE_LABELS,

@@ -34,13 +34,8 @@ import pandas as pd
 import torch
 
 from common.core.metrics import macro_auc_array, macro_roc_auc
-from common.data.windows import (
-    AudioSource,
-    WindowDataset,
-    WindowItems,
-    make_loader,
-    pool_clip_probs,
-)
+from common.data.loaders import AudioSource, WindowDataset, make_loader
+from common.data.windows import WindowItems, pool_clip_probs
 from common.model.sed import BirdModel
 from common.tasks.base import Task
 from common.tasks.mashup import baselines

@@ -9,13 +9,13 @@ by the model that never saw fold ``k``), scored with the task metric on the clip
 predicted, so the numbers compare directly:
 
 - ``cnn``: nb02's checkpoints, window probabilities pooled per clip (``oof_clips.csv``);
-- the feature models (:mod:`common.tasks.mashup.features`: 194 summary statistics per clip, a
-logistic
-  regression and extra trees), fitted on the same folds from the prep cache's audio;
+- the feature models (:mod:`common.tasks.mashup.features`: 194 summary statistics per clip;
+  :mod:`common.tasks.mashup.feature_models`: a logistic regression and extra trees), fitted on
+  the same folds from the prep cache's audio;
 - ``blend``: their weighted mean, weights chosen on the OOF predictions
-  (:func:`common.tasks.mashup.features.blend_weights`, macro F1 on a grid over the simplex). Its
-  OOF score is
-  measured on the rows the weights were chosen on, so it is slightly optimistic: two or three
+  (:func:`common.tasks.mashup.feature_models.blend_weights`, macro F1 on a grid over the
+  simplex). Its OOF score is measured on the rows the weights were chosen on, so it is slightly
+  optimistic: two or three
   weights on hundreds of clips overfit little, a few dozen clips (the smoke data) a lot.
 
 Outputs in the models dir: ``features.csv`` (key, label, fold, features: computed once and
@@ -41,17 +41,16 @@ import pandas as pd
 from common.audio.cache import AudioCache
 from common.core.parallel import parallel_map
 from common.tasks.base import Task
-from common.tasks.mashup.features import (
-    FEATURE_NAMES,
+from common.tasks.mashup.feature_models import (
     blend,
     blend_weights,
     encode_labels,
-    extract_features,
     fit_feature_models,
 )
+from common.tasks.mashup.features import FEATURE_NAMES, extract_features
 
 if TYPE_CHECKING:
-    from common.data.windows import PrepData
+    from common.data.prep_data import PrepData
 
 log = logging.getLogger(__name__)
 
@@ -202,13 +201,13 @@ def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path
         prep: nb01's outputs (clips, labels, folds, cache).
         oof_df: the CNN's ``oof_clips.csv`` (``key, fold, <classes...>``), any subset of clips.
         out_dir: the models dir; see the module docstring for what is written there.
-        feature_models: :data:`common.tasks.mashup.features.MODEL_BUILDERS` keys; empty = no
+        feature_models: :data:`common.tasks.mashup.feature_models.MODEL_BUILDERS` keys; empty = no
         feature baseline
             (the CNN is still scored and plotted).
         workers: processes for the clip features.
         seed: seed of the feature models.
     """
-    from common.report import plots
+    from common.report import plots, prediction_plots, training_plots
 
     out = Path(out_dir)
     classes = prep.classes
@@ -251,8 +250,8 @@ def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path
                      "blend_weight": weights.get(name, 1.0 if name == BLEND else 0.0)})
         per_class[f"f1_{name}"] = _per_class_f1(y[scored], p[scored], len(classes))
         figures[f"confusion_{name}"] = plots.save_figure(
-            plots.confusion_matrix(y[scored], p[scored].argmax(axis=1), classes,
-                                   title=f"{name} (OOF, {int(scored.sum())} clips):"),
+            prediction_plots.confusion_matrix(y[scored], p[scored].argmax(axis=1), classes,
+                                              title=f"{name} (OOF, {int(scored.sum())} clips):"),
             out / "figures" / f"confusion_{name}.png")
     scores_df = pd.DataFrame(rows)
     per_class_df = pd.DataFrame({"primary_label": classes,
@@ -260,7 +259,7 @@ def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path
                                  **per_class})
     scores_df.to_csv(out / "model_scores.csv", index=False)
     per_class_df.to_csv(out / "per_class_f1.csv", index=False)
-    figures["per_class_f1"] = plots.save_figure(plots.per_class_f1(per_class_df),
+    figures["per_class_f1"] = plots.save_figure(training_plots.per_class_f1(per_class_df),
                                                 out / "figures" / "per_class_f1.png")
     metric = dict(zip(scores_df["model"], scores_df[f"oof_{task.metric}"].astype(float)))
     accuracy = dict(zip(scores_df["model"], scores_df["oof_accuracy"].astype(float)))

@@ -2,13 +2,12 @@
 
 nb02 publishes, next to its checkpoints, ``features.csv`` (``key, <label>, fold`` and the
 :data:`common.tasks.mashup.features.FEATURE_NAMES` columns of every training clip) and
-``blend.json``
-(``{"weights": {"cnn": w, "logreg": w, "extra_trees": w}, "oof_macro_f1": {...}}``: weights
-chosen on out-of-fold predictions). Here the feature models with a positive weight are refitted
-on every training row (:func:`common.tasks.mashup.features.fit_final_feature_models`, fixed seed),
-the test
+``blend.json`` (``{"weights": {"cnn": w, "logreg": w, "extra_trees": w}, "oof_macro_f1":
+{...}}``: weights chosen on out-of-fold predictions). Here the feature models with a positive
+weight are refitted on every training row
+(:func:`common.tasks.mashup.feature_models.fit_final_feature_models`, fixed seed), the test
 clips' features are extracted in parallel, and the clip probabilities are blended with those
-weights (:func:`common.tasks.mashup.features.blend`) before the arg-max.
+weights (:func:`common.tasks.mashup.feature_models.blend`) before the arg-max.
 
 Missing files mean "CNN only" (logged, not an error). A file that is there but unusable (no
 feature column, an unknown label, no weight left for a feature model) is a warning naming it,
@@ -28,16 +27,15 @@ import pandas as pd
 
 # nb02 writes these files (common.tasks.mashup.baselines); the names are its.
 from common.tasks.mashup.baselines import BLEND_JSON, CNN, FEATURES_CSV
-from common.tasks.mashup.features import (
-    FEATURE_NAMES,
+from common.tasks.mashup.feature_models import (
     MODEL_BUILDERS,
     FeatureModels,
     blend,
     encode_labels,
-    extract_file_features,
     fit_final_feature_models,
     predict_feature_models,
 )
+from common.tasks.mashup.features import FEATURE_NAMES, extract_file_features
 
 __all__ = ["FeatureBlend", "load_feature_blend"]
 

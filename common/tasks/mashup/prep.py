@@ -4,9 +4,9 @@ The mashup competition gives songs as stems (``train/<genre>/<song_id>/{drums,vo
 other}.wav``) and environmental noise clips (``noise/``), but scores 30-s *mashups*: stems of
 different songs of one genre, tempo-synced, over noise. So this stage folds the songs (per
 genre, so every genre is in every fold), renders training mashups out of each fold's songs with
-:func:`common.tasks.mashup.render.generate_mashups`, and then writes the same files as the BirdCLEF
-branch
-of :func:`common.stages.prep.run.run_prep`, so nb02-nb04 read them through the same code:
+:func:`common.tasks.mashup.generation.generate_mashups`, and then writes the same files as the
+BirdCLEF branch of :func:`common.stages.prep.run.run_prep`, so nb02-nb04 read them through the
+same code:
 
 - ``train_folds.csv``: one row per training mashup: ``filename`` (the cache key and the path
   inside this folder, ``mashups/<genre>/<file>.wav``), ``primary_label`` (the genre),
@@ -23,7 +23,7 @@ of :func:`common.stages.prep.run.run_prep`, so nb02-nb04 read them through the s
   disagree, mashups or noise clips that failed caching. Nothing is dropped without a row here;
 - ``cache/``: every mashup whole (kind ``clip``) and every usable noise clip (kind
   ``background``, key ``noise/<name>``), float16 at ``sample_rate``;
-- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.render.generate_mashups`' tables;
+- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.generation.generate_mashups`' tables;
 - ``fold_summary.csv``, ``figures/*.png``, ``prep_config.json``, ``prep_report.json``,
   ``dataset-metadata.json``.
 
@@ -49,7 +49,7 @@ from common.core.kaggle import write_dataset_metadata
 from common.core.paths import find_competition_dir
 from common.core.runtime import resolve_workers
 from common.data.folds import fold_summary
-from common.report import plots
+from common.report import data_plots
 from common.report.plots import save_figure
 from common.stages.prep.run import (
     SCAN_NAME,
@@ -61,17 +61,15 @@ from common.stages.prep.run import (
     scan_and_cache,
     write_prep_tables,
 )
-from common.tasks.mashup.render import (
-    AUDIO_SUFFIXES,
+from common.tasks.mashup.generation import (
     CONFIG_JSON,
     MASHUPS_CSV,
     SKIPPED_CSV,
     SONGS_CSV,
-    STEM_TYPES,
-    assign_song_folds,
     generate_mashups,
-    list_songs,
 )
+from common.tasks.mashup.recipe import AUDIO_SUFFIXES, STEM_TYPES
+from common.tasks.mashup.stems import assign_song_folds, list_songs
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +207,7 @@ def make_mashups(cfg: PrepConfig, competition_dir: Path, folds_df: pd.DataFrame,
                  workers: int) -> pd.DataFrame:
     """The ``mashups.csv`` table of ``cfg.mashups_per_genre_per_fold`` mashups per genre-fold.
 
-    Written to ``<working_dir>/mashups/`` by :func:`common.tasks.mashup.render.generate_mashups`
+    Written to ``<working_dir>/mashups/`` by :func:`common.tasks.mashup.generation.generate_mashups`
     (in a
     process pool of ``workers``), or read back when an earlier run finished them.
     """
@@ -391,7 +389,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     bad_rows += bad_scan_rows(scan_df)
     bad_df = pd.DataFrame(bad_rows, columns=BAD_COLUMNS)
     reasons = bad_df["reason"].str.split(":").str[0].value_counts()
-    if len(bad_df):  # common.tasks.mashup.render has logged examples; one line with the totals here
+    if len(bad_df):  # the generator has logged examples; one line with the totals here
         log.warning("%d files excluded (%s): listed in %s", len(bad_df),
                     ", ".join(f"{k} {v}" for k, v in reasons.items()), out / "bad_files.csv")
 
@@ -427,11 +425,11 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     }
     figures_dir = out / "figures"
     figures = {
-        "genre_fold_counts": save_figure(plots.genre_fold_counts(songs_out, train_df, classes),
+        "genre_fold_counts": save_figure(data_plots.genre_fold_counts(songs_out, train_df, classes),
                                          figures_dir / "genre_fold_counts.png"),
-        "mashup_recipes": save_figure(plots.mashup_recipes(train_df),
+        "mashup_recipes": save_figure(data_plots.mashup_recipes(train_df),
                                       figures_dir / "mashup_recipes.png"),
-        "bad_files": save_figure(plots.bad_file_reasons(bad_df),
+        "bad_files": save_figure(data_plots.bad_file_reasons(bad_df),
                                  figures_dir / "bad_files.png"),
     }
     (out / "prep_report.json").write_text(json.dumps(report, indent=2) + "\n")

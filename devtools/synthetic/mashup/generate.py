@@ -16,7 +16,8 @@ from common.core.parallel import parallel_map, process_pool
 from common.core.runtime import cpu_count
 from common.tasks.mashup import GENRES
 from common.tasks.mashup import TASK as MASHUP
-from common.tasks.mashup.render import MashupConfig, generate_mashups
+from common.tasks.mashup.generation import generate_mashups
+from common.tasks.mashup.recipe import MashupConfig
 from devtools.synthetic.mashup.config import (
     COMPETITION_DIRNAME,
     NOISE_CATEGORIES,
