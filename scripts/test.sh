@@ -3,5 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
+# Optional teachers (BirdNET through ai-edge-litert; common.teachers) so that their tests run;
+# the pipeline itself (scripts/demo.sh) runs without them. opensoundscape only supplies a real
+# test recording: --no-deps keeps its own pins (tqdm, lightning, wandb) out of the venv.
+.venv/bin/python -m pip install --quiet -r requirements-teachers.txt
+.venv/bin/python -m pip install --quiet --no-deps opensoundscape==0.13.2
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
