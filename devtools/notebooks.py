@@ -31,7 +31,8 @@ from typing import Any
 import jupytext
 import nbformat
 
-from devtools.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
+from common.tasks import DEFAULT_TASK, task_names
+from devtools.pipeline import REPO_ROOT, STAGES, Stage
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 PAIRING = "ipynb,py:percent"
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--input-root", required=True,
                      help="folder laid out like /kaggle/input (competition at <task's slug>/)")
     run.add_argument("--preset", default="default", help="smoke, cpu or default")
-    run.add_argument("--task", default=DEFAULT_TASK, help="birdclef-2026 or messy-mashup")
+    run.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
+                     help="competition task (common.tasks): %(choices)s (default: %(default)s)")
     run.add_argument("--stages", default=None, help="comma-separated subset, e.g. nb01,nb02")
     run.add_argument("--executed-dir", default=None,
                      help="where executed notebooks go (default: <input-root>/../notebooks)")

@@ -3,7 +3,7 @@
     python -m common.pipeline --competition-dir DIR --work-dir DIR --preset NAME [--task NAME]
 
 The work dir becomes ``<work-dir>/input/`` (the competition linked in under the task's
-competition slug, e.g. ``birdclef-2026``, and each stage's working dir at
+competition slug (the task's name), and each stage's working dir at
 ``input/<dataset slug>``, exactly where the next stage looks for the published dataset) plus
 ``logs/`` and the final ``submission.csv``. Each stage runs as its script in a fresh process, as
 Kaggle would run it; the first failing stage stops the run and its error is shown. The same four
@@ -23,37 +23,42 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.tasks import get_task
+from common.tasks import DEFAULT_TASK, get_task, task_names
+from common.tasks.base import DATASET_SUFFIXES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-DEFAULT_TASK = "birdclef-2026"
-
-
 @dataclass(frozen=True)
 class Stage:
-    """One notebook and the dataset its working dir is published as (``<competition>-<suffix>``)."""
+    """One notebook script and the stage of the task it runs (``"prep"``, ``"train"``,
+    ``"pseudo"`` or ``"infer"``: the key of :meth:`common.tasks.base.Task.slug` and of the stage
+    configs' ``STAGE``). Its working dir is published as the task's dataset for that stage."""
 
     name: str
     script: str
-    suffix: str
+    task_stage: str
 
     def slug_for(self, task: str = DEFAULT_TASK) -> str:
         """The stage's dataset slug for a task, e.g. ``birdclef-2026-prep``."""
-        return f"{get_task(task).competition}-{self.suffix}"
+        return get_task(task).slug(self.task_stage)
+
+    @property
+    def suffix(self) -> str:
+        """What the slug adds to the competition name (``models`` for nb02), for every task."""
+        return DATASET_SUFFIXES[self.task_stage]
 
     @property
     def slug(self) -> str:
-        """The slug for the default task (BirdCLEF 2026)."""
+        """The slug for the default task (``common.tasks.DEFAULT_TASK``)."""
         return self.slug_for(DEFAULT_TASK)
 
 
 STAGES = (
     Stage("nb01", "nb01_data_prep.py", "prep"),
-    Stage("nb02", "nb02_training.py", "models"),
+    Stage("nb02", "nb02_training.py", "train"),
     Stage("nb03", "nb03_pseudo_labeling.py", "pseudo"),
-    Stage("nb04", "nb04_inference.py", "submission"),
+    Stage("nb04", "nb04_inference.py", "infer"),
 )
 
 
@@ -61,7 +66,7 @@ class StageFailed(RuntimeError):
     """A stage's script exited non-zero; the message holds the end of its log."""
 
 
-def link_competition(competition_dir: Path, input_root: Path, name: str = "birdclef-2026"
+def link_competition(competition_dir: Path, input_root: Path, name: str = DEFAULT_TASK
                      ) -> Path:
     """Make ``input_root/name`` point at the competition folder (symlink, else a copy)."""
     input_root.mkdir(parents=True, exist_ok=True)
@@ -177,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--competition-dir", required=True,
-                        help="the competition folder (birdclef-2026/ or messy-mashup/)")
-    parser.add_argument("--task", default=DEFAULT_TASK,
-                        help="competition task (common.tasks.base): birdclef-2026 or messy-mashup")
+                        help="the competition folder (a folder named like the task)")
+    parser.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
+                        help="competition task (common.tasks): %(choices)s "
+                        "(default: %(default)s)")
     parser.add_argument("--work-dir", required=True, help="where every stage writes")
     parser.add_argument("--preset", default="default", help="smoke, cpu or default")
     parser.add_argument("--answer-key", default=None,

@@ -1,22 +1,21 @@
 """Push the pipeline to Kaggle: the code dataset, then each stage notebook, in order.
 
-    python -m common.kaggle_push [--task messy-mashup] [--user NAME] [--stages nb01,nb02]
-                                 [--dry-run]
+    python -m common.kaggle_push [--task NAME] [--user NAME] [--stages nb01,nb02] [--dry-run]
 
-Writes ``<out>/datasets/<competition>-common/`` (``common/`` + the extras Kaggle lacks +
-``dataset-metadata.json``) and ``<out>/kernels/<stage slug>/`` (the notebook generated from its
-``nbXX_*.py`` with ``TASK`` set to the task in its parameters cell + ``kernel-metadata.json``),
+Writes ``<out>/datasets/<competition>-common/`` (the runtime ``common/`` + the extras Kaggle
+lacks + ``dataset-metadata.json``: :mod:`devtools.code_dataset`) and
+``<out>/kernels/<stage slug>/`` (the notebook generated from its ``nbXX_*.py`` with ``TASK`` set
+to the task in its parameters cell + ``kernel-metadata.json``: :mod:`devtools.kernels`),
 then calls the kaggle CLI: upload the code dataset (``datasets create``, or ``datasets version``
 when it exists) and wait until it is ready; push each notebook (``kernels push``, which also
 runs it) and wait until its run completes, since the next notebook reads its output. Finally
 prints the ``kaggle competitions submit`` line for the submission notebook: submitting spends a
 daily submission, so it is left to you.
 
-``--task`` (default ``birdclef-2026``) picks the competition (:mod:`common.tasks.base`): every slug
-is
-``<competition>-<stage suffix>`` (``messy-mashup-prep`` ... ``messy-mashup-submission``), the
+``--task`` (a name registered in :mod:`common.tasks`) picks the competition: every slug is
+``<competition>-<stage suffix>`` (``<competition>-prep`` ... ``<competition>-submission``), the
 kernels attach that competition, and the submit line names it. The same four notebooks run
-either task.
+every task.
 
 Stage outputs reach later stages as kernel outputs (``kernel_sources``), mounted at
 ``/kaggle/input/<stage slug>``. ``--chain datasets`` instead downloads each upstream output
@@ -40,20 +39,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.core.kaggle import (
+from common.core.kaggle import PLACEHOLDER_USER, kaggle_username, write_dataset_metadata
+from common.tasks import DEFAULT_TASK, get_task, task_names
+from devtools.code_dataset import build_code_dataset
+from devtools.kernels import (
     KERNEL_PLANS,
-    PLACEHOLDER_USER,
-    build_code_dataset,
     code_dataset_slug,
-    kaggle_username,
     kernel_metadata,
     title_for_slug,
-    write_dataset_metadata,
     write_kernel_metadata,
 )
-from common.tasks import get_task, task_names
 from devtools.notebooks import notebook_path, write_notebook
-from devtools.pipeline import DEFAULT_TASK, REPO_ROOT, STAGES, Stage
+from devtools.pipeline import REPO_ROOT, STAGES, Stage
 
 
 @dataclass(frozen=True)
@@ -230,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
-                        help="competition to push the notebooks for (default: %(default)s)")
+                        help="competition to push the notebooks for: %(choices)s "
+                        "(default: %(default)s)")
     parser.add_argument("--user", default="",
                         help="Kaggle user name (default: the kaggle CLI's configuration)")
     parser.add_argument("--out", default=str(REPO_ROOT / "kaggle_push"),

@@ -1,4 +1,7 @@
-"""Kaggle metadata, the code dataset and the push command (dry run and a fake kaggle CLI)."""
+"""Kaggle metadata (user, slugs, kernels) and the push command (dry run and a fake kaggle CLI).
+
+The code dataset the push uploads is tested in ``test_code_dataset.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from common.core.kaggle import (
+from common.core.kaggle import PLACEHOLDER_USER, check_slug, kaggle_username
+from common.tasks import get_task, task_names
+from devtools import push as kaggle_push
+from devtools.kernels import (
     CODE_DATASET_SLUG,
     KERNEL_PLANS,
-    PLACEHOLDER_USER,
-    build_code_dataset,
-    check_slug,
     code_dataset_slug,
-    kaggle_username,
     kernel_metadata,
     slugify_title,
     title_for_slug,
-    vendor_package,
 )
-from common.tasks import get_task, task_names
-from devtools import push as kaggle_push
 from devtools.notebooks import build_notebook, notebook_text
 from devtools.pipeline import REPO_ROOT, STAGES
 
@@ -177,40 +176,6 @@ def test_kaggle_username_sources(no_kaggle_config, tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "env-user")
     assert kaggle_username() == "env-user"
     assert kaggle_username("flag-user") == "flag-user"
-
-
-def test_code_dataset_is_named_after_the_task(tmp_path):
-    folder = build_code_dataset(tmp_path / "code", "me", extras={}, task="messy-mashup")
-    meta = json.loads((folder / "dataset-metadata.json").read_text())
-    assert meta["id"] == "me/messy-mashup-common"
-    assert meta["title"] == "Messy Mashup common code"
-    assert (folder / "common" / "tasks" / "base.py").is_file()
-
-
-def test_code_dataset_layout_and_imports(tmp_path):
-    folder = build_code_dataset(tmp_path / "code", "me")
-    meta = json.loads((folder / "dataset-metadata.json").read_text())
-    assert meta["id"] == f"me/{CODE_DATASET_SLUG}"
-    assert (folder / "common" / "__init__.py").is_file()
-    assert (folder / "common" / "stages" / "prep" / "run.py").is_file()
-    assert (folder / "requirements.txt").is_file()
-    assert (folder / "iterstrat" / "ml_stratifiers.py").is_file()
-    assert list((folder / "iterstrat").glob("LICENSE*"))
-    assert not list(folder.rglob("__pycache__")) and not (folder / "tests").exists()
-    # What the notebooks' bootstrap does on Kaggle: put the dataset folder first on sys.path.
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import common, iterstrat; "
-            "print(common.__file__); print(iterstrat.__file__)")
-    out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
-                         text=True, check=True, cwd=tmp_path).stdout.split()
-    assert all(Path(p).is_relative_to(folder) for p in out)
-
-
-def test_vendor_package_refuses_compiled_and_missing(tmp_path):
-    with pytest.raises(ValueError, match="not pure Python"):
-        vendor_package("numpy", ("numpy",), tmp_path)
-    with pytest.raises(ModuleNotFoundError, match="not installed"):
-        vendor_package("no-such-distribution-xyz", ("nope",), tmp_path)
-    assert not list(tmp_path.iterdir())
 
 
 @pytest.fixture

@@ -196,7 +196,7 @@ def expect_outputs(stage_name, working_dir, competition_dir, task):
 
 @pytest.mark.parametrize(("task", "stage"), RUNS, ids=[f"{t}-{s.name}" for t, s in RUNS])
 def test_stage_notebook_runs_top_to_bottom(task, stage, notebook_run, request):
-    from common.core.kaggle import KERNEL_PLANS
+    from devtools.kernels import KERNEL_PLANS
 
     run = _task_run(notebook_run, request, task)
     missing = [n for n in KERNEL_PLANS[stage.name].upstream if n not in run["done"]]

@@ -60,8 +60,8 @@ class StageConfig:
     """
 
     preset: str = param("default", "name of the preset this config started from")
-    task: str = param("birdclef-2026", "competition task (common.tasks.base): birdclef-2026 or "
-                      "messy-mashup; sets the task defaults of TASK_OVERRIDES")
+    task: str = param("birdclef-2026", "competition task: a name registered in common.tasks; "
+                      "sets the task's defaults (Task.config_defaults)")
     input_root: str = param("/kaggle/input", "folder laid out like /kaggle/input")
     working_dir: str = param("/kaggle/working", "where outputs go")
     competition: str = param("birdclef-2026", "competition slug under the input root")

@@ -159,7 +159,7 @@ def macro_f1(
     label_column: str = "",
     classes: Sequence[str] | None = None,
 ) -> float:
-    """Macro F1 of one hard label per row (single-label tasks such as the mashup genres).
+    """Macro F1 of one hard label per row (single-label tasks, e.g. one genre per clip).
 
     Args:
         solution_df: ``id_column`` + ``label_column``, one true label per row.

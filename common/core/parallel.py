@@ -1,6 +1,6 @@
 """Running one function over many items in worker processes, in order, with a progress bar.
 
-Used by the CPU-heavy per-file loops of the mashup tools (stem scanning, mashup rendering,
+Used by the CPU-heavy per-file loops of the tasks and tools (stem scanning, clip rendering,
 feature extraction, synthetic audio). Results come back in the order of the items whatever the
 worker count, so a seed per item gives the same output on 1 or 16 cores.
 
