@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from common.core.config import config_changes, running_in_notebook
+from common.core.config import apply_preset, default_config, flatten, running_in_notebook
 
 
 def show_table(df: pd.DataFrame, max_rows: int = 30, title: str = "") -> None:
@@ -43,6 +44,36 @@ def show_figures(paths: Iterable[str | Path]) -> None:
         return
     for path in paths:
         print(f"figure: {path}")
+
+
+def config_changes(config: Any) -> list[dict[str, Any]]:
+    """What a resolved stage config changed from its class defaults, and what changed it.
+
+    Returns one ``{"parameter", "value", "default", "set by"}`` row per leaf field whose value
+    differs from the class default, ``set by`` being ``task`` (the task's defaults), ``preset``
+    or ``overrides`` (the notebook's ``OVERRIDES`` or a flag), in field order. The stage's
+    ``preset`` and ``task`` fields are left out: they name the sources.
+    """
+    cls = type(config)
+    base = flatten(cls())
+    final = flatten(config)
+    task = getattr(config, "task", None)
+    by_task = flatten(default_config(cls, task)) if task else base
+    preset = getattr(config, "preset", "default")
+    by_preset = flatten(apply_preset(cls, preset, task)) if task else by_task
+    rows = []
+    for name, value in final.items():
+        if name in ("preset", "task") or value == base.get(name):
+            continue
+        source = ("overrides" if value != by_preset.get(name) else
+                  "preset" if value != by_task.get(name) else "task")
+        rows.append({"parameter": name, "value": _shown(value),
+                     "default": _shown(base.get(name)), "set by": source})
+    return rows
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def show_config(config) -> None:
