@@ -13,13 +13,18 @@ scripts run every task (:mod:`common.tasks.base`): ``--task`` is passed on to ea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,25 +93,120 @@ def link_competition(competition_dir: Path, input_root: Path, name: str = DEFAUL
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PROGRESS = re.compile(r"\d+%\|")
+HEARTBEAT_SECONDS = 10.0  # the console hears from a running stage at least this often
 
 
 def console_line(line: str) -> str | None:
-    """What the console shows of a stage's output line (the full text goes to its log).
+    """The text of a stage's output line as the console would show it, or ``None`` if blank.
 
-    Progress bars redraw with carriage returns: only the last state of a line is kept, and a
-    bar is shown once, when it reaches 100 %, so the console reads like a Kaggle log.
+    Progress bars redraw with carriage returns: only the last state of a line is kept, and
+    terminal escape codes are dropped (the full text goes to the stage's log).
     """
     text = _ANSI.sub("", line.rstrip("\n").rsplit("\r", 1)[-1]).rstrip()
-    if not text.strip():
-        return None
-    if _PROGRESS.search(text) and "100%|" not in text:
-        return None
-    return text
+    return text if text.strip() else None
+
+
+class ConsoleFilter:
+    """Which lines of a stage's output reach the console, so it stays compact but alive.
+
+    Log lines always pass. A progress bar passes when it finishes (100 %) or when no bar line
+    was shown for ``interval`` seconds; in between its redraws only go to the log. When the
+    stage prints nothing at all for ``interval`` seconds, :meth:`heartbeat` gives a line with
+    the elapsed time and the last bar seen, so a long step never looks like a hang.
+    """
+
+    def __init__(self, interval: float = HEARTBEAT_SECONDS, clock=time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.started = self.last_shown = self.last_bar_shown = clock()
+        self.last_bar = ""
+
+    def line(self, raw: str) -> str | None:
+        """The console text of one output line, or ``None`` to keep it in the log only."""
+        text = console_line(raw)
+        if text is None:
+            return None
+        now = self.clock()
+        if _PROGRESS.search(text):
+            self.last_bar = text
+            if "100%|" not in text and now - self.last_bar_shown < self.interval:
+                return None
+            self.last_bar_shown = now
+        self.last_shown = now
+        return text
+
+    def heartbeat(self) -> str | None:
+        """A still-running line when nothing was shown for ``interval`` seconds, else ``None``."""
+        now = self.clock()
+        if now - self.last_shown < self.interval:
+            return None
+        self.last_shown = now
+        return (f"still running ({_minutes(now - self.started)})"
+                + (f", last progress: {self.last_bar}" if self.last_bar else ""))
+
+
+def _minutes(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+class Interrupted(RuntimeError):
+    """SIGINT or SIGTERM reached the runner; the message says where it stopped."""
+
+
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def stop_process_group(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+    """Stop a stage and every process it started (data loaders, decoding pools).
+
+    The stage runs in its own session, so its process group holds all of them: SIGTERM first,
+    SIGKILL for what is still there after ``grace_seconds``.
+    """
+    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; its group may still hold workers.
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
 
 
 def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
               extra_args: list[str] | None = None, task: str = DEFAULT_TASK) -> Path:
-    """Run one stage's script; return its working dir. Raises StageFailed on error."""
+    """Run one stage's script; return its working dir.
+
+    Raises :class:`StageFailed` on error; an :class:`Interrupted` raised while it runs (see
+    :func:`interrupts_raise`) stops the stage's whole process group first.
+    """
     working_dir = input_root / stage.slug_for(task)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{stage.name}.log"
@@ -117,16 +217,34 @@ def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
     start = time.time()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), "MPLBACKEND": "Agg"}
+    console = ConsoleFilter()
     with open(log_path, "w") as log_file:
+        # A session of its own: a stop reaches the stage's workers too, and a Ctrl-C in the
+        # terminal reaches the runner only, which then stops the stage in order.
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                   start_new_session=True)
         assert process.stdout is not None
-        for line in process.stdout:
-            log_file.write(line)
-            shown = console_line(line)
-            if shown is not None:
-                sys.stdout.write(f"  {stage.name} | {shown}\n")
-        code = process.wait()
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        try:
+            while True:
+                try:
+                    line = lines.get(timeout=1.0)
+                except queue.Empty:
+                    shown = console.heartbeat()
+                else:
+                    if line is None:
+                        break
+                    log_file.write(line)
+                    shown = console.line(line)
+                if shown is not None:
+                    sys.stdout.write(f"  {stage.name} | {shown}\n")
+                    sys.stdout.flush()
+            code = process.wait()
+        except BaseException:
+            stop_process_group(process)
+            raise
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-40:])
         raise StageFailed(f"{stage.name} ({stage.script}) failed with exit code {code}; "
@@ -158,8 +276,12 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
         if not (REPO_ROOT / stage.script).is_file():
             print(f"[pipeline] {stage.name}: {stage.script} does not exist yet, skipped")
             continue
-        outputs[stage.name] = str(run_stage(stage, input_root, preset, work_dir / "logs",
-                                            task=task))
+        try:
+            outputs[stage.name] = str(run_stage(stage, input_root, preset, work_dir / "logs",
+                                                task=task))
+        except Interrupted as stop:
+            raise Interrupted(f"{stop} during {stage.name} ({stage.script}); its log: "
+                              f"{work_dir / 'logs' / (stage.name + '.log')}") from None
     summary: dict[str, object] = {"task": task, "work_dir": str(work_dir),
                                   "stage_outputs": outputs, "logs": str(work_dir / "logs")}
     produced = input_root / STAGES[-1].slug_for(task) / "submission.csv"
@@ -169,7 +291,6 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
         summary["submission"] = str(final)
         if answer_key:
             from common.data.competition import read_csv_str
-
 
             summary["metric"] = spec.metric
             solution_df, submission_df = read_csv_str(answer_key), read_csv_str(final)
@@ -196,11 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stages = tuple(args.stages.split(",")) if args.stages else None
     try:
-        summary = run_pipeline(args.competition_dir, args.work_dir, args.preset,
-                               args.answer_key, stages, args.task)
+        with interrupts_raise():
+            summary = run_pipeline(args.competition_dir, args.work_dir, args.preset,
+                                   args.answer_key, stages, args.task)
     except StageFailed as err:
         print(f"[pipeline] stopped: {err}", file=sys.stderr)
         return 1
+    except Interrupted as stop:
+        print(f"\n[pipeline] interrupted by {stop}. Every stage resumes where it stopped: run "
+              "the same command again to continue.", file=sys.stderr)
+        return 130
     print("\n[pipeline] finished. Where everything is:")
     for stage, path in summary["stage_outputs"].items():
         print(f"  {stage:5s} output  {path}")

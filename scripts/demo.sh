@@ -24,7 +24,7 @@ if [ ! -f "$data/answer_key/solution.csv" ]; then
 fi
 run="demo/run-$preset"
 [ "$task" = birdclef-2026 ] || run="demo/run-$task-$preset"
-.venv/bin/python -m common.pipeline \
+exec .venv/bin/python -m common.pipeline \
   --task "$task" \
   --competition-dir "$data/$task" \
   --work-dir "$run" \

@@ -2,12 +2,17 @@
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from common.data.competition import read_csv_str
 from common.tasks import get_task
-from devtools.pipeline import STAGES, StageFailed, main, run_pipeline
+from devtools.pipeline import REPO_ROOT, STAGES, StageFailed, main, run_pipeline
 
 
 @pytest.mark.parametrize("task", ["birdclef-2026", "messy-mashup"])
@@ -58,15 +63,91 @@ def test_not_a_competition_folder(tmp_path):
         run_pipeline(tmp_path, tmp_path / "run", "smoke")
 
 
-def test_console_keeps_log_lines_and_finished_bars_only():
+def test_console_line_keeps_the_last_state_of_a_line():
     from devtools.pipeline import console_line
 
     assert console_line("12:00 INFO common.stages.train.run: fold 0 done\n") == \
         "12:00 INFO common.stages.train.run: fold 0 done"
-    assert console_line("epoch 1:  40%|####      | 4/10 [00:01<00:02]\r") is None
     assert console_line("\rdecode:  50%|#   | 1/2\rdecode: 100%|####| 2/2 [00:01]\n") == \
         "decode: 100%|####| 2/2 [00:01]"
     assert console_line("\x1b[A\n") is None
+
+
+def test_console_shows_moving_bars_every_interval_and_a_heartbeat_in_silence():
+    from devtools.pipeline import ConsoleFilter
+
+    now = [0.0]
+    console = ConsoleFilter(interval=10.0, clock=lambda: now[0])
+    bar = "render mashups:  {}%|##  | {}/10 [00:0{}<00:05]"
+    now[0] = 11.0
+    assert console.line(bar.format(10, 1, 1)) == bar.format(10, 1, 1)  # first bar after 10 s
+    now[0] = 12.0
+    assert console.line(bar.format(20, 2, 2)) is None  # redraws in between stay in the log
+    assert console.line("12:00 INFO x: a log line\n") == "12:00 INFO x: a log line"
+    now[0] = 21.5
+    assert console.line(bar.format(90, 9, 9)) == bar.format(90, 9, 9)
+    now[0] = 22.0
+    assert console.line("render mashups: 100%|####| 10/10 [00:10<00:00]") is not None
+    assert console.heartbeat() is None  # something was just shown
+    now[0] = 33.0
+    beat = console.heartbeat()
+    assert beat.startswith("still running (33 s)") and "100%" in beat
+    assert console.heartbeat() is None  # once per interval
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (Linux /proc), however deep."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_an_interrupt_stops_the_stage_and_its_workers_and_the_rerun_resumes(
+        tiny_competition, tmp_path):
+    # The runner as a user starts it; SIGINT to the runner alone (as `timeout -s INT` or a
+    # Ctrl-C would deliver it) must stop nb01 and its decoding processes, exit 130, no traceback.
+    command = [sys.executable, "-m", "common.pipeline", "--competition-dir",
+               str(tiny_competition.competition_dir), "--work-dir", str(tmp_path / "run"),
+               "--preset", "smoke", "--stages", "nb01"]
+    runner = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    stage_pids: set[int] = set()
+    for line in runner.stdout:  # wait until nb01 is at work
+        if line.startswith("  nb01 |"):
+            stage_pids = _descendants(runner.pid)
+            break
+    assert stage_pids, "nb01 never started"
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert "interrupted by SIGINT during nb01" in err and "run the same command again" in err
+    deadline = time.time() + 15
+    while any(_alive(pid) for pid in stage_pids) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in stage_pids if _alive(pid)], "a stage process outlived the stop"
+    # The same command finishes the stage.
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "run" / "input" / "birdclef-2026-prep" / "train_folds.csv").is_file()
 
 
 def test_stage_slugs_follow_the_task():
