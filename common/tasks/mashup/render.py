@@ -94,12 +94,23 @@ _OCTAVES = (0.5, 1.0, 2.0)  # beat trackers often report half or double the felt
 _STRETCH_MARGIN = 4096  # extra input samples so the phase vocoder's edges fall outside the cut
 
 
+def _task_fact(name: str) -> Any:
+    """A fact of the mashup task (``sample_rate``, ``clip_seconds``), stated once in
+    :class:`common.tasks.mashup.task.MashupTask`; read through the registry, as the task's
+    hooks import this module."""
+    from common.tasks import get_task
+
+    return getattr(get_task("messy-mashup"), name)
+
+
 @dataclass(frozen=True)
 class MashupConfig:
     """How mashups are made; defaults imitate the competition's test clips."""
 
-    sample_rate: int = 22050  # output rate, Hz (the test mashups are 22.05 kHz mono)
-    clip_seconds: float = 30.0  # output length, seconds (test mashups are exactly 30 s)
+    sample_rate: int = dataclasses.field(  # output rate, Hz: the test clips' (mono)
+        default_factory=lambda: _task_fact("sample_rate"))
+    clip_seconds: float = dataclasses.field(  # output length, seconds: the test clips'
+        default_factory=lambda: _task_fact("clip_seconds"))
     stem_types: tuple[str, ...] = STEM_TYPES  # stem types in every mashup; keep "other"
     distinct_songs: bool = True  # each stem type from another song of the genre when possible
     tempo_bpm_range: tuple[float, float] = (70.0, 170.0)  # common target tempo, uniform, BPM

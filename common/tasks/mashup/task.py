@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from common.core import metrics
 from common.tasks.base import Task, check_prediction_table, order_like_sample, softmax
+
+if TYPE_CHECKING:
+    from common.stages.prep.tables import PrepTables
+    from common.tasks.mashup.prep_config import MashupPrepConfig
 
 # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing music
 # backwards keeps its tempo and timbre statistics but turns every attack (drum hits, plucked and
@@ -138,3 +142,21 @@ class MashupTask(Task):
         out = pd.DataFrame({self.id_column: pd.Series(ids, dtype=object),
                             self.label_column: pd.Series(labels, dtype=object)})
         return order_like_sample(out, sample_df, self.id_column)
+
+    # -- nb01 (prep) hooks -------------------------------------------------------------------
+
+    def prep_inputs(self, cfg: MashupPrepConfig) -> Path:
+        """The competition folder, checked to hold ``train/<genre>/<song_id>/`` stems, once the
+        render rate is checked to be the decode rate
+        (:func:`common.tasks.mashup.prep.check_prep_inputs`)."""
+        from common.tasks.mashup.prep import check_prep_inputs
+
+        return check_prep_inputs(cfg)
+
+    def prepare(self, cfg: MashupPrepConfig, competition_dir: Path, workers: int
+                ) -> PrepTables:
+        """Songs folded per genre, training mashups rendered and cached with the noise clips
+        (:func:`common.tasks.mashup.prep.prepare_mashups`)."""
+        from common.tasks.mashup.prep import prepare_mashups
+
+        return prepare_mashups(cfg, competition_dir, workers)
