@@ -47,7 +47,8 @@ sys.path[:0] = [
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
 from common.report.show import show_figures, show_table  # noqa: E402
-from common.stages.prep.run import PrepConfig, run_prep  # noqa: E402
+from common.stages.prep.config import PrepConfig  # noqa: E402
+from common.stages.prep.run import run_prep  # noqa: E402
 
 # %% [markdown]
 # ## Parameters

@@ -38,7 +38,8 @@ from common.stages.train.run import (  # noqa: E402
 
 
 def _tiny_prep(root: Path) -> Path:
-    from common.stages.prep.run import PrepConfig, run_prep
+    from common.stages.prep.config import PrepConfig
+    from common.stages.prep.run import run_prep
     from devtools.synthetic.birdclef import generate_competition
 
     comp = generate_competition(root / "tiny", size="tiny", seed=0)

@@ -37,7 +37,8 @@ def prepped_input_root(tmp_path_factory, tiny_competition) -> Path:
     Read-only for tests: a test that writes must use its own working dir.
     """
     from common.core.config import apply_preset, replace_dotted
-    from common.stages.prep.run import PrepConfig, run_prep
+    from common.stages.prep.config import PrepConfig
+    from common.stages.prep.run import run_prep
 
     competition_dir = tiny_competition.competition_dir
     input_root = make_input_root(tmp_path_factory.mktemp("prepped"), competition_dir)
@@ -66,7 +67,8 @@ def mashup_prepped_input_root(tmp_path_factory, tiny_mashup_competition) -> Path
     Read-only for tests: a test that writes must use its own working dir.
     """
     from common.core.config import apply_preset, replace_dotted
-    from common.stages.prep.run import PrepConfig, run_prep
+    from common.stages.prep.config import PrepConfig
+    from common.stages.prep.run import run_prep
 
     input_root = make_input_root(tmp_path_factory.mktemp("mashup_prepped"),
                                  tiny_mashup_competition.competition_dir, name="messy-mashup")

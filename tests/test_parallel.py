@@ -72,13 +72,13 @@ def test_librosa_gufuncs_are_compiled_in_the_parent_before_workers_start(monkeyp
 
 def test_prep_decoding_workers_start_after_the_warm_up(monkeypatch, tmp_path):
     from common.audio.cache import CacheWriter
-    from common.stages.prep import run as prep
+    from common.stages.prep import scan
 
     calls = []
-    monkeypatch.setattr(prep, "warm_numba_caches", lambda: calls.append("warm"))
+    monkeypatch.setattr(scan, "warm_numba_caches", lambda: calls.append("warm"))
     writer = CacheWriter(tmp_path / "cache", 22050, 1.0)
     missing = (str(tmp_path / "absent.wav"), "absent.wav", "clip", 22050, 0.5, -70.0, None,
                "start")
-    prep.scan_and_cache([missing], writer, tmp_path / "scan.csv", workers=2, desc="scan")
+    scan.scan_and_cache([missing], writer, tmp_path / "scan.csv", workers=2, desc="scan")
     assert calls == ["warm"]
-    assert prep.read_scan(tmp_path / "scan.csv")["status"].tolist() == ["bad"]
+    assert scan.read_scan(tmp_path / "scan.csv")["status"].tolist() == ["bad"]

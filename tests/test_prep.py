@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 from conftest import make_input_root
 
-import common.stages.prep.run as prep
+import common.stages.prep.scan as scan
 from common.audio.cache import AudioCache
 from common.audio.io import load_audio
 from common.core.config import apply_preset, replace_dotted
 from common.data.competition import read_csv_str, read_sample_submission, species_columns
-from common.stages.prep.run import PrepConfig, run_prep
+from common.stages.prep.config import PrepConfig
+from common.stages.prep.run import run_prep
 
 
 def _cfg(input_root, working_dir, **changes):
@@ -86,7 +87,7 @@ def test_crash_then_resume_loses_nothing_and_redoes_nothing(tmp_path, tiny_compe
     input_root = make_input_root(tmp_path, tiny_competition.competition_dir)
     cfg = _cfg(input_root, tmp_path / "out", workers=1, shard_mb=0.5)
     calls: list[str] = []
-    real = prep.scan_file
+    real = scan.scan_file
 
     def crashing(path, key, *args):
         calls.append(key)
@@ -94,13 +95,13 @@ def test_crash_then_resume_loses_nothing_and_redoes_nothing(tmp_path, tiny_compe
             raise KeyboardInterrupt("simulated Kaggle time-out")
         return real(path, key, *args)
 
-    monkeypatch.setattr(prep, "scan_file", crashing)
+    monkeypatch.setattr(scan, "scan_file", crashing)
     with pytest.raises(KeyboardInterrupt):
         run_prep(cfg)
     scanned_before = set(pd.read_csv(tmp_path / "out" / "scan.csv", dtype=str)["key"])
     assert 0 < len(scanned_before) < 25
     calls.clear()
-    monkeypatch.setattr(prep, "scan_file", lambda path, key, *a: (calls.append(key),
+    monkeypatch.setattr(scan, "scan_file", lambda path, key, *a: (calls.append(key),
                                                                  real(path, key, *a))[1])
     result = run_prep(cfg)
     assert scanned_before.isdisjoint(calls)  # flushed work is not decoded again

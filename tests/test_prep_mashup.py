@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from conftest import make_input_root
 
-import common.stages.prep.run as prep
-import common.tasks.mashup.prep as prep_mashup
+import common.stages.prep.scan as scan
+import common.tasks.mashup.prep_songs as prep_songs
 from common.audio.cache import AudioCache
 from common.audio.io import load_audio
 from common.core.config import (
@@ -20,8 +20,10 @@ from common.core.config import (
     resolve_config,
 )
 from common.data.competition import read_csv_str
-from common.stages.prep.run import PrepConfig, run_prep
+from common.stages.prep.config import PrepConfig
+from common.stages.prep.run import run_prep
 from common.tasks.mashup import GENRES
+from common.tasks.mashup.prep_config import MashupPrepConfig
 from common.tasks.mashup.recipe import STEM_TYPES
 
 CONTRACT_COLUMNS = ["filename", "primary_label", "secondary_labels", "fold", "duration_seconds",
@@ -56,8 +58,8 @@ def test_task_defaults_and_help():
     assert (cfg.competition, cfg.dataset_slug, cfg.sample_rate, cfg.cache_seconds) == (
         "messy-mashup", "messy-mashup-prep", 22050, 0.0)
     assert cfg.mashups_per_genre_per_fold == 1 and cfg.mashup.snr_db_range == (5.0, 10.0)
-    assert PrepConfig().mashups_per_genre_per_fold == 40  # the real recipe by default
-    text = build_parser(PrepConfig).format_help()
+    assert MashupPrepConfig().mashups_per_genre_per_fold == 40  # the real recipe by default
+    text = build_parser(MashupPrepConfig).format_help()
     assert "--mashups-per-genre-per-fold" in text and "--mashup.tempo-bpm-range" in text
 
 
@@ -152,9 +154,9 @@ def test_finished_run_resumes_without_regenerating_or_decoding(prep_copy, prep_d
         raise AssertionError("generate_mashups called on a finished run")
 
     decoded: list[str] = []
-    real_scan = prep.scan_file
-    monkeypatch.setattr(prep_mashup, "generate_mashups", no_generation)
-    monkeypatch.setattr(prep, "scan_file", lambda path, key, *a: (decoded.append(key),
+    real_scan = scan.scan_file
+    monkeypatch.setattr(prep_songs, "generate_mashups", no_generation)
+    monkeypatch.setattr(scan, "scan_file", lambda path, key, *a: (decoded.append(key),
                                                                  real_scan(path, key, *a))[1])
     result = run_prep(prep_copy)
     assert decoded == []
@@ -165,9 +167,9 @@ def test_finished_run_resumes_without_regenerating_or_decoding(prep_copy, prep_d
 
 def test_stopped_caching_resumes_where_it_was(prep_copy, prep_dir, monkeypatch):
     shutil.rmtree(prep_copy.output_dir / "cache")
-    (prep_copy.output_dir / prep.SCAN_NAME).unlink()
+    (prep_copy.output_dir / scan.SCAN_NAME).unlink()
     calls: list[str] = []
-    real_scan = prep.scan_file
+    real_scan = scan.scan_file
 
     def crashing(path, key, *args):
         calls.append(key)
@@ -175,13 +177,13 @@ def test_stopped_caching_resumes_where_it_was(prep_copy, prep_dir, monkeypatch):
             raise KeyboardInterrupt("simulated Kaggle time-out")
         return real_scan(path, key, *args)
 
-    monkeypatch.setattr(prep, "scan_file", crashing)
+    monkeypatch.setattr(scan, "scan_file", crashing)
     with pytest.raises(KeyboardInterrupt):
         run_prep(prep_copy)
     cached_before = set(AudioCache(prep_copy.cache_dir).keys())
     assert 0 < len(cached_before) < 6  # every mashup (1.3 MB) filled a 1-MB shard
     calls.clear()
-    monkeypatch.setattr(prep, "scan_file", lambda path, key, *a: (calls.append(key),
+    monkeypatch.setattr(scan, "scan_file", lambda path, key, *a: (calls.append(key),
                                                                  real_scan(path, key, *a))[1])
     run_prep(prep_copy)
     assert cached_before.isdisjoint(calls)
@@ -198,7 +200,7 @@ def test_unfinished_mashups_go_back_to_the_generator(prep_copy, monkeypatch):
         called.append(args)
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(prep_mashup, "generate_mashups", fake_generate)
+    monkeypatch.setattr(prep_songs, "generate_mashups", fake_generate)
     with pytest.raises(RuntimeError, match="stop here"):
         run_prep(prep_copy)
     assert len(called) == 1
@@ -238,7 +240,7 @@ def test_train_csv_disagreements_are_reported(tmp_path):
     for genre, song in (("blues", "00001"), ("blues", "00002"), ("rock", "00003")):
         (comp / "train" / genre / song).mkdir(parents=True)
     (comp / "train.csv").write_text("song_id,genre\n00001,blues\n00002,jazz\n00009,pop\n")
-    songs, bad = prep_mashup.read_songs(comp)
+    songs, bad = prep_songs.read_songs(comp)
     assert list(songs["song_id"]) == ["00001", "00003"]  # ids stay strings; 00002 in doubt
     reasons = {row["filename"]: row["reason"] for row in bad}
     assert "train.csv says genre 'jazz'" in reasons["train/blues/00002"]

@@ -25,10 +25,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from common.stages.prep.config import PrepConfig
+    from common.stages.prep.tables import PrepTables
 
 __all__ = ["DATASET_SUFFIXES", "Task", "order_like_sample", "sigmoid", "softmax"]
 
@@ -214,3 +218,19 @@ class Task(ABC):
         """The config class of a stage for this task: ``base``, or a subclass of it that adds
         the task's own fields (kept in the task's folder, not in the stage)."""
         return base
+
+    # -- nb01 (prep) hooks -------------------------------------------------------------------
+
+    def prep_inputs(self, cfg: PrepConfig) -> Path:
+        """The competition folder nb01 reads, checked to fit this task and ``cfg`` before
+        anything is written (an error names the fix). Default: found under the input root."""
+        from common.core.paths import find_competition_dir
+
+        return find_competition_dir(cfg.input_root, cfg.competition)
+
+    @abstractmethod
+    def prepare(self, cfg: PrepConfig, competition_dir: Path, workers: int) -> PrepTables:
+        """nb01's work for this task: read ``competition_dir``, decode and cache the audio
+        (``workers`` processes), fold, and write the tables nb02-nb04 read into
+        ``cfg.output_dir`` (:func:`common.stages.prep.tables.write_prep_tables`) plus its
+        figures. The stage writes the report and the dataset metadata."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,10 @@ import pandas as pd
 from common.core import metrics
 from common.data import competition as comp
 from common.tasks.base import Task, check_prediction_table, order_like_sample, sigmoid
+
+if TYPE_CHECKING:
+    from common.stages.prep.config import PrepConfig
+    from common.stages.prep.tables import PrepTables
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,12 @@ class BirdclefTask(Task):
                            columns=pd.Index(classes, dtype=object))
         out.insert(0, self.id_column, pd.Series(ids, dtype=object))
         return order_like_sample(out, sample_df, self.id_column)
+
+    # -- nb01 (prep) hooks -------------------------------------------------------------------
+
+    def prepare(self, cfg: PrepConfig, competition_dir: Path, workers: int) -> PrepTables:
+        """Focal clips and soundscapes cleaned, cached and folded
+        (:func:`common.tasks.birdclef.prep.prepare_birdclef`)."""
+        from common.tasks.birdclef.prep import prepare_birdclef
+
+        return prepare_birdclef(cfg, competition_dir, workers)

@@ -8,12 +8,15 @@ regression and extra trees) is blended with the CNN.
 
 - ``task``: :class:`MashupTask` and ``TASK``, the registered instance; ``GENRES``;
 - ``render``: the mashup generator (stems, tempo sync, gains, noise at an SNR);
-- ``prep``: nb01 for this task (song folds, training mashups, the cache);
+- ``prep``: nb01 for this task (song folds, training mashups, the cache), with
+  ``prep_songs`` (reading the songs, making the mashups, resumably) and ``prep_config``
+  (:class:`MashupPrepConfig`, nb01's config with the mashup fields);
 - ``features``, ``baselines``, ``feature_blend``: the feature models, their out-of-fold report
   and blend (nb02), and the blend refitted at inference (nb04).
 """
 
-from common.tasks.mashup.task import GENRES, MashupTask
+from common.tasks.mashup.facts import GENRES
+from common.tasks.mashup.task import MashupTask
 
 TASK = MashupTask()
 

@@ -68,7 +68,7 @@ def extract_features(wave: np.ndarray, sample_rate: int) -> np.ndarray:
 
     Args:
         wave: ``(samples,)`` mono, any float dtype; shorter than one FFT frame is zero-padded.
-        sample_rate: Hz (22050 for the mashup competition).
+        sample_rate: Hz (the task's ``sample_rate``).
 
     Returns:
         ``(194,)`` float32, finite for any finite input (silence included).
@@ -118,7 +118,7 @@ def file_features(path: str, sample_rate: int, max_seconds: float | None
     return extract_features(wave, sample_rate), ""
 
 
-def extract_file_features(paths: Sequence[str | Path], sample_rate: int = 22050,
+def extract_file_features(paths: Sequence[str | Path], sample_rate: int,
                           workers: int = 1, max_seconds: float | None = None,
                           pool: Executor | None = None) -> tuple[np.ndarray, list[str]]:
     """Features of many files, in parallel, with a progress bar.

@@ -4,9 +4,10 @@ The mashup competition gives songs as stems (``train/<genre>/<song_id>/{drums,vo
 other}.wav``) and environmental noise clips (``noise/``), but scores 30-s *mashups*: stems of
 different songs of one genre, tempo-synced, over noise. So this stage folds the songs (per
 genre, so every genre is in every fold), renders training mashups out of each fold's songs with
-:func:`common.tasks.mashup.generation.generate_mashups`, and then writes the same files as the
-BirdCLEF branch of :func:`common.stages.prep.run.run_prep`, so nb02-nb04 read them through the
-same code:
+:func:`common.tasks.mashup.generation.generate_mashups` (:mod:`common.tasks.mashup.prep_songs`), and
+then writes the same files as every task's nb01 (:mod:`common.stages.prep.run`, which calls
+:func:`prepare_mashups` through :meth:`common.tasks.mashup.task.MashupTask.prepare`), so
+nb02-nb04 read them through the same code:
 
 - ``train_folds.csv``: one row per training mashup: ``filename`` (the cache key and the path
   inside this folder, ``mashups/<genre>/<file>.wav``), ``primary_label`` (the genre),
@@ -23,7 +24,7 @@ same code:
   disagree, mashups or noise clips that failed caching. Nothing is dropped without a row here;
 - ``cache/``: every mashup whole (kind ``clip``) and every usable noise clip (kind
   ``background``, key ``noise/<name>``), float16 at ``sample_rate``;
-- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.generation.generate_mashups`' tables;
+- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.render.generate_mashups`' tables;
 - ``fold_summary.csv``, ``figures/*.png``, ``prep_config.json``, ``prep_report.json``,
   ``dataset-metadata.json``.
 
@@ -33,251 +34,81 @@ and cached files are not decoded again.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from common.audio.cache import CacheWriter, read_index
-from common.audio.io import AudioDecodeError, audio_duration
-from common.core.config import config_to_dict, save_config
-from common.core.kaggle import write_dataset_metadata
-from common.core.paths import find_competition_dir
-from common.core.runtime import resolve_workers
 from common.data.folds import fold_summary
-from common.report import data_plots
+from common.report import data_plots as plots
 from common.report.plots import save_figure
-from common.stages.prep.run import (
+from common.stages.prep.scan import (
     SCAN_NAME,
-    PrepConfig,
-    PrepResult,
+    audio_durations,
     bad_scan_rows,
+    check_cache_budget,
     project_cache_gb,
     read_scan,
     scan_and_cache,
-    write_prep_tables,
 )
-from common.tasks.mashup.generation import (
-    CONFIG_JSON,
-    MASHUPS_CSV,
-    SKIPPED_CSV,
-    SONGS_CSV,
-    generate_mashups,
+from common.stages.prep.tables import BAD_COLUMNS, PrepTables, write_prep_tables
+from common.tasks.mashup.generation import SONGS_CSV
+from common.tasks.mashup.prep_config import MashupPrepConfig
+from common.tasks.mashup.prep_songs import (
+    MASHUP_DIRNAME,
+    NOISE_DIRNAME,
+    SONG_FOLDS_CSV,
+    check_same_folds,
+    find_mashup_competition,
+    make_mashups,
+    noise_names,
+    read_songs,
+    skipped_to_bad_rows,
 )
-from common.tasks.mashup.recipe import AUDIO_SUFFIXES, STEM_TYPES
-from common.tasks.mashup.stems import assign_song_folds, list_songs
+from common.tasks.mashup.stems import assign_song_folds
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MASHUP_DIRNAME", "SONG_FOLDS_CSV", "find_mashup_competition", "make_mashups",
-           "read_mashups_table", "read_songs", "run_mashup_prep"]
+__all__ = ["build_genre_table", "build_song_table", "build_train_table", "check_prep_inputs",
+           "prepare_mashups"]
 
-MASHUP_DIRNAME = "mashups"  # inside the prep folder; also the cache-key prefix of mashups
-NOISE_DIRNAME = "noise"  # inside the competition folder; also the cache-key prefix of noise
-SONG_FOLDS_CSV = "songs_folds.csv"
-BAD_COLUMNS = ["filename", "kind", "reason"]
 SOUNDSCAPE_COLUMNS = ["filename", "start_seconds", "end_seconds", "row_id", "primary_label",
                       "fold"]
 RARE_COLUMNS = ["primary_label", "n_clips", "policy"]
 MEASURE_COLUMNS = ["duration_seconds", "active_share", "best_window_start_seconds"]
-_MASHUP_STRING_COLUMNS = ["filename", "genre", "songs", "stretch_rates", "gains_db",
-                          "noise_file", *(f"{t}_song" for t in STEM_TYPES)]
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading the competition.
+# Inputs and the output budget.
 
 
-def find_mashup_competition(cfg: PrepConfig) -> Path:
-    """The competition folder, checked to hold ``train/<genre>/<song_id>/`` stem folders.
-
-    Raises ``FileNotFoundError`` naming the folder and the fix when it is another kind of
-    competition (a BirdCLEF folder has ``train_audio/``, not ``train/<genre>/``).
-    """
-    competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
-    train_dir = competition_dir / "train"
-    has_songs = train_dir.is_dir() and any(
-        song.is_dir() for genre in train_dir.iterdir() if genre.is_dir()
-        for song in genre.iterdir())
-    if not has_songs:
-        hint = (" It looks like a BirdCLEF competition: run with --task birdclef-2026."
-                if (competition_dir / "train_audio").is_dir() else "")
-        raise FileNotFoundError(
-            f"{competition_dir} is not a {cfg.task} competition folder: it has no "
-            f"train/<genre>/<song_id>/ folders of stems.{hint} Otherwise point --input-root "
-            f"(or --competition) at the folder holding train/, noise/ and train.csv.")
-    return competition_dir
+def check_prep_inputs(cfg: MashupPrepConfig) -> Path:
+    """The competition folder (:func:`~common.tasks.mashup.prep_songs.find_mashup_competition`),
+    once the render rate is checked to be the decode rate (else the mashups would be resampled
+    on caching); raises ``ValueError`` / ``FileNotFoundError`` naming the fix."""
+    if cfg.mashup.sample_rate != cfg.sample_rate:
+        raise ValueError(f"mashup.sample_rate={cfg.mashup.sample_rate} differs from "
+                         f"sample_rate={cfg.sample_rate}: the mashups would be resampled on "
+                         "caching; set both to the test clips' rate "
+                         f"({cfg.task_spec.sample_rate} Hz)")
+    return find_mashup_competition(cfg)
 
 
-def read_songs(competition_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, str]]]:
-    """Songs to use (``genre, song_id`` strings) and ``bad_files`` rows of rejected ones.
-
-    The ``train/`` folders are the truth (they are where the stems are); ``train.csv`` is a
-    cross-check: a listed song without a folder, or one whose folder is under another genre
-    than its row says, is reported (kind ``song``) and the latter is left out, as its label is
-    in doubt. Folders that ``train.csv`` does not list are used, with a warning.
-    """
-    competition_dir = Path(competition_dir)
-    songs_df = list_songs(competition_dir / "train")
-    bad_rows: list[dict[str, str]] = []
-    listed_path = competition_dir / "train.csv"
-    if not listed_path.is_file():
-        log.warning("%s is missing: using the train/ folders alone", listed_path)
-        return songs_df, bad_rows
-    listed = pd.read_csv(listed_path, dtype=str, keep_default_na=False)
-    if not {"song_id", "genre"} <= set(listed.columns):
-        raise ValueError(f"{listed_path} has columns {list(listed.columns)}; expected song_id "
-                         "and genre")
-    listed_genre = dict(zip(listed["song_id"], listed["genre"]))
-    folder_genre = dict(zip(songs_df["song_id"], songs_df["genre"]))
-    for song_id, genre in listed_genre.items():
-        if song_id not in folder_genre:
-            bad_rows.append({"filename": f"train/{genre}/{song_id}", "kind": "song",
-                             "reason": "listed in train.csv but has no folder of stems"})
-    mismatch = [(g, s) for g, s in zip(songs_df["genre"], songs_df["song_id"])
-                if s in listed_genre and listed_genre[s] != g]
-    for genre, song_id in mismatch:
-        bad_rows.append({"filename": f"train/{genre}/{song_id}", "kind": "song",
-                         "reason": f"train.csv says genre {listed_genre[song_id]!r}; label in "
-                                   "doubt, song left out"})
-    unlisted = sorted(set(folder_genre) - set(listed_genre))
-    if unlisted:
-        log.warning("%d song folders are not in train.csv (used anyway), e.g. %s",
-                    len(unlisted), unlisted[0])
-    keep = ~songs_df["song_id"].isin([s for _, s in mismatch])
-    return songs_df[keep].reset_index(drop=True), bad_rows
-
-
-def read_mashups_table(path: str | Path) -> pd.DataFrame:
-    """A ``mashups.csv`` with song ids and file names as strings (ids can look numeric)."""
-    header = pd.read_csv(path, nrows=0).columns
-    df = pd.read_csv(path, dtype={c: str for c in _MASHUP_STRING_COLUMNS if c in header},
-                     keep_default_na=False, na_values={"snr_db": [""], "tempo_bpm": [""]})
-    return df.astype({"fold": int, "index": int})
-
-
-# ---------------------------------------------------------------------------------------------
-# Making the mashups (resumable).
-
-
-def _check_same_folds(out: Path, folds_df: pd.DataFrame) -> None:
-    """Refuse to resume over mashups rendered from other song folds (they would leak)."""
-    path = out / SONG_FOLDS_CSV
-    if not path.is_file() or not (out / MASHUP_DIRNAME).is_dir():
-        return
-    before = pd.read_csv(path, dtype={"genre": str, "song_id": str}, keep_default_na=False)
-    columns = ["genre", "song_id", "fold"]
-    same = before[columns].sort_values(columns[:2]).reset_index(drop=True).equals(
-        folds_df[columns].sort_values(columns[:2]).reset_index(drop=True))
-    if not same:
-        raise FileExistsError(
-            f"{out} holds mashups made from other song folds ({path}); changing n_folds, seed "
-            f"or the songs needs an empty --working-dir (or delete {MASHUP_DIRNAME}/, cache/, "
-            f"{SCAN_NAME} and {SONG_FOLDS_CSV} there)")
-
-
-def _finished_mashups(mashup_dir: Path, folds_df: pd.DataFrame, cfg: PrepConfig
-                      ) -> pd.DataFrame | None:
-    """The ``mashups.csv`` of an earlier run that made exactly the mashups asked for, else None.
-
-    Lets a resumed run skip :func:`generate_mashups`, whose stem scan (decoding and tempo
-    tracking every song) costs minutes on the real data even when every mashup exists.
-    """
-    paths = [mashup_dir / name for name in (CONFIG_JSON, MASHUPS_CSV, SKIPPED_CSV, SONGS_CSV)]
-    if not all(p.is_file() for p in paths):
-        return None
-    expected = {"seed": cfg.seed, "n_per_genre_per_fold": cfg.mashups_per_genre_per_fold,
-                "config": config_to_dict(cfg.mashup)}
-    if json.loads(paths[0].read_text()) != expected:
-        return None
-    mashups_df = read_mashups_table(paths[1])
-    pairs = set(zip(folds_df["genre"], folds_df["fold"].astype(int)))
-    wanted = {(g, k, i) for g, k in pairs for i in range(cfg.mashups_per_genre_per_fold)}
-    made = set(zip(mashups_df["genre"], mashups_df["fold"], mashups_df["index"]))
-    if made != wanted or not all((mashup_dir / f).is_file() for f in mashups_df["filename"]):
-        return None
-    return mashups_df
-
-
-def make_mashups(cfg: PrepConfig, competition_dir: Path, folds_df: pd.DataFrame,
-                 workers: int) -> pd.DataFrame:
-    """The ``mashups.csv`` table of ``cfg.mashups_per_genre_per_fold`` mashups per genre-fold.
-
-    Written to ``<working_dir>/mashups/`` by :func:`common.tasks.mashup.generation.generate_mashups`
-    (in a
-    process pool of ``workers``), or read back when an earlier run finished them.
-    """
-    mashup_dir = cfg.output_dir / MASHUP_DIRNAME
-    finished = _finished_mashups(mashup_dir, folds_df, cfg)
-    if finished is not None:
-        log.info("resuming: all %d mashups already made in %s", len(finished), mashup_dir)
-        return finished
-    noise_dir = competition_dir / NOISE_DIRNAME
-    if not noise_dir.is_dir():
-        log.warning("%s is missing: training mashups get no noise, unlike the test clips",
-                    noise_dir)
-    return generate_mashups(competition_dir / "train", noise_dir if noise_dir.is_dir() else None,
-                            mashup_dir, folds_df, cfg.mashups_per_genre_per_fold, cfg.mashup,
-                            seed=cfg.seed, workers=workers)
-
-
-def _relative(path: str, root: Path, fallback: str) -> str:
-    """``path`` relative to ``root`` (POSIX), or ``fallback`` when it lies elsewhere (a run
-    resumed with the competition mounted at another place)."""
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return fallback
-
-
-def skipped_to_bad_rows(mashup_dir: Path, competition_dir: Path) -> list[dict[str, str]]:
-    """``bad_files`` rows of the stems and noise clips :func:`generate_mashups` left out."""
-    skipped = pd.read_csv(mashup_dir / SKIPPED_CSV, dtype=str, keep_default_na=False)
-    rows = []
-    for genre, song_id, stem, path, reason in skipped[
-            ["genre", "song_id", "stem", "path", "reason"]].itertuples(index=False):
-        if stem == "noise":
-            name = _relative(path, competition_dir / NOISE_DIRNAME, Path(path).name)
-            rows.append({"filename": f"{NOISE_DIRNAME}/{name}", "kind": "noise",
-                         "reason": reason})
-        else:
-            fallback = f"train/{genre}/{song_id}/{Path(path).name}"
-            rows.append({"filename": _relative(path, competition_dir, fallback), "kind": "stem",
-                         "reason": reason})
-    return rows
-
-
-def _noise_names(competition_dir: Path) -> list[str]:
-    """Audio files of ``noise/``, relative to it (POSIX), sorted: what generate_mashups uses."""
-    noise_dir = competition_dir / NOISE_DIRNAME
-    if not noise_dir.is_dir():
-        return []
-    return sorted(p.relative_to(noise_dir).as_posix() for p in noise_dir.rglob("*")
-                  if p.suffix.lower() in AUDIO_SUFFIXES)
-
-
-def _check_cache_budget(cfg: PrepConfig, n_mashups: int, noise_paths: list[Path]) -> None:
+def _check_cache_budget(cfg: MashupPrepConfig, n_mashups: int, noise_paths: list[Path]
+                        ) -> None:
     """Fail before rendering if the mashups and noise would not fit the Kaggle output."""
-    limit = cfg.cache_seconds if cfg.cache_seconds > 0 else float("inf")
-    durations = [cfg.mashup.clip_seconds] * n_mashups
-    for path in noise_paths:
-        try:
-            durations.append(audio_duration(path))
-        except AudioDecodeError:
-            pass  # listed as bad by the mashup scan
-    cache_gb = project_cache_gb(np.array(durations), limit, cfg.sample_rate)
+    durations = np.concatenate([np.full(n_mashups, cfg.mashup.clip_seconds),
+                                audio_durations(noise_paths)])
+    cache_gb = project_cache_gb(durations, cfg.cache_limit_seconds, cfg.sample_rate)
     wav_gb = n_mashups * cfg.mashup.n_samples * 2 / 1e9  # 16-bit WAVs, kept for listening
     log.info("projected: %.2f GB of cache + %.2f GB of mashup WAVs (%d mashups)", cache_gb,
              wav_gb, n_mashups)
-    if cache_gb + wav_gb > cfg.max_cache_gb:
-        raise ValueError(
-            f"{n_mashups} mashups would take {cache_gb + wav_gb:.1f} GB (cache and WAVs), over "
-            f"max_cache_gb={cfg.max_cache_gb}: lower --mashups-per-genre-per-fold (now "
-            f"{cfg.mashups_per_genre_per_fold}) or raise --max-cache-gb if your output allows it")
+    check_cache_budget(cache_gb + wav_gb, cfg.max_cache_gb,
+                       f"{n_mashups} mashups (cache and WAVs)",
+                       f"lower --mashups-per-genre-per-fold (now "
+                       f"{cfg.mashups_per_genre_per_fold})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,39 +159,29 @@ def build_song_table(folds_df: pd.DataFrame, mashup_dir: Path) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# The stage.
+# The task's nb01.
 
 
-def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
-    """nb01 for a task whose classes are the ``train/`` folders; see the module docstring.
+def prepare_mashups(cfg: MashupPrepConfig, competition_dir: Path, workers: int) -> PrepTables:
+    """nb01's tables for the mashup task, written into ``cfg.output_dir`` (see the module
+    docstring); the soundscape and rare-class tables are empty.
 
-    Called by :func:`common.stages.prep.run.run_prep`; returns the same :class:`PrepResult` (with
-    empty
-    soundscape and rare-class tables).
+    Args:
+        cfg: the stage config; ``competition_dir``: from :func:`check_prep_inputs`;
+        workers: rendering and decoding processes.
     """
-    t0 = time.time()
-    if cfg.mashup.sample_rate != cfg.sample_rate:
-        raise ValueError(f"mashup.sample_rate={cfg.mashup.sample_rate} differs from "
-                         f"sample_rate={cfg.sample_rate}: the mashups would be resampled on "
-                         "caching; set both to the test clips' rate "
-                         f"({cfg.task_spec.sample_rate} Hz)")
     out = cfg.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "prep_config.json")
-    competition_dir = find_mashup_competition(cfg)
-    log.info("competition data: %s", competition_dir)
     classes = cfg.task_spec.read_classes(competition_dir)
-    workers = resolve_workers(cfg.workers)
 
     # Song-level folds, stratified by genre: a fold's mashups use only its songs.
     songs_df, bad_rows = read_songs(competition_dir)
     folds_df = assign_song_folds(songs_df, cfg.n_folds, cfg.seed)
-    _check_same_folds(out, folds_df)
+    check_same_folds(out, folds_df)
     folds_df.to_csv(out / SONG_FOLDS_CSV, index=False)
     n_pairs = folds_df[["genre", "fold"]].drop_duplicates().shape[0]
-    noise_names = _noise_names(competition_dir)
+    noise = noise_names(competition_dir)
     _check_cache_budget(cfg, n_pairs * cfg.mashups_per_genre_per_fold,
-                        [competition_dir / NOISE_DIRNAME / n for n in noise_names])
+                        [competition_dir / NOISE_DIRNAME / n for n in noise])
 
     mashups_df = make_mashups(cfg, competition_dir, folds_df, workers)
     mashup_dir = out / MASHUP_DIRNAME
@@ -372,13 +193,12 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     done = set(read_scan(scan_path)["key"])
     if done:
         log.info("resuming: %d files already cached", len(done))
-    keep = None if cfg.cache_seconds <= 0 else cfg.cache_seconds
     common_args = (cfg.sample_rate, cfg.min_seconds, cfg.silence_dbfs)
-    mashup_jobs = [(str(mashup_dir / fn), f"{MASHUP_DIRNAME}/{fn}", "clip", *common_args, keep,
-                    "start") for fn in mashups_df["filename"]
+    mashup_jobs = [(str(mashup_dir / fn), f"{MASHUP_DIRNAME}/{fn}", "clip", *common_args,
+                    cfg.cache_limit_seconds, "start") for fn in mashups_df["filename"]
                    if f"{MASHUP_DIRNAME}/{fn}" not in done]
     noise_jobs = [(str(competition_dir / NOISE_DIRNAME / n), f"{NOISE_DIRNAME}/{n}",
-                   "background", *common_args, None, "start") for n in noise_names
+                   "background", *common_args, None, "start") for n in noise
                   if f"{NOISE_DIRNAME}/{n}" not in rejected_noise | done]
     writer = CacheWriter(cfg.cache_dir, cfg.sample_rate, cfg.shard_mb)
     scan_and_cache(mashup_jobs, writer, scan_path, workers, "cache mashups")
@@ -389,7 +209,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     bad_rows += bad_scan_rows(scan_df)
     bad_df = pd.DataFrame(bad_rows, columns=BAD_COLUMNS)
     reasons = bad_df["reason"].str.split(":").str[0].value_counts()
-    if len(bad_df):  # the generator has logged examples; one line with the totals here
+    if len(bad_df):  # the renderer has logged examples; one line with the totals here
         log.warning("%d files excluded (%s): listed in %s", len(bad_df),
                     ", ".join(f"{k} {v}" for k, v in reasons.items()), out / "bad_files.csv")
 
@@ -409,8 +229,7 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
     write_prep_tables(out, train_df, soundscape_df, species_df, rare_df, bad_df, summary_df)
     songs_out.to_csv(out / SONG_FOLDS_CSV, index=False)
     index_df = read_index(cfg.cache_dir)
-    report: dict[str, Any] = {
-        "competition_dir": str(competition_dir),
+    report = {
         "n_genres": len(classes),
         "n_songs": int(len(songs_out)),
         "n_songs_without_usable_stem": int(len(songs_out) - len(usable)),
@@ -420,21 +239,15 @@ def run_mashup_prep(cfg: PrepConfig) -> PrepResult:
         "n_bad_files": int(len(bad_df)),
         "bad_file_reasons": {str(k): int(v) for k, v in reasons.items()},
         "n_noise_clips": int((index_df["kind"] == "background").sum()),
-        "cache_gb": round(float(index_df["length"].sum()) * 2 / 1e9, 3),
-        "seconds": round(time.time() - t0, 1),
     }
     figures_dir = out / "figures"
     figures = {
-        "genre_fold_counts": save_figure(data_plots.genre_fold_counts(songs_out, train_df, classes),
+        "genre_fold_counts": save_figure(plots.genre_fold_counts(songs_out, train_df, classes),
                                          figures_dir / "genre_fold_counts.png"),
-        "mashup_recipes": save_figure(data_plots.mashup_recipes(train_df),
+        "mashup_recipes": save_figure(plots.mashup_recipes(train_df),
                                       figures_dir / "mashup_recipes.png"),
-        "bad_files": save_figure(data_plots.bad_file_reasons(bad_df),
+        "bad_files": save_figure(plots.bad_file_reasons(bad_df),
                                  figures_dir / "bad_files.png"),
     }
-    (out / "prep_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_dataset_metadata(out, cfg.dataset_slug, "Messy mashup prep (mashups, folds, cache)",
-                           cfg.kaggle_user)
-    log.info("prep done: %s", report)
-    return PrepResult(out, train_df, soundscape_df, species_df, rare_df, bad_df, summary_df,
-                      report, figures)
+    return PrepTables(train_df, soundscape_df, species_df, rare_df, bad_df, summary_df, report,
+                      figures, title="Messy mashup prep (mashups, folds, cache)")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.tasks.mashup.facts import CLIP_SECONDS, SAMPLE_RATE
+
 __all__ = ["STEM_TYPES", "MashupAudio", "MashupConfig", "MashupRecipe", "SongInfo", "StemPart"]
 
 STEM_TYPES = ("drums", "vocals", "bass", "other")
@@ -23,8 +25,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 class MashupConfig:
     """How mashups are made; defaults imitate the competition's test clips."""
 
-    sample_rate: int = 22050  # output rate, Hz (the test mashups are 22.05 kHz mono)
-    clip_seconds: float = 30.0  # output length, seconds (test mashups are exactly 30 s)
+    sample_rate: int = SAMPLE_RATE  # output rate, Hz: the test clips' (mono)
+    clip_seconds: float = CLIP_SECONDS  # output length, seconds: the test clips'
     stem_types: tuple[str, ...] = STEM_TYPES  # stem types in every mashup; keep "other"
     distinct_songs: bool = True  # each stem type from another song of the genre when possible
     tempo_bpm_range: tuple[float, float] = (70.0, 170.0)  # common target tempo, uniform, BPM

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from common.core import metrics
 from common.tasks.base import Task, check_prediction_table, order_like_sample, softmax
+from common.tasks.mashup.facts import CLIP_SECONDS, GENRES, SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from common.stages.prep.tables import PrepTables
+    from common.tasks.mashup.prep_config import MashupPrepConfig
 
 # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing music
 # backwards keeps its tempo and timbre statistics but turns every attack (drum hits, plucked and
@@ -22,8 +27,6 @@ from common.tasks.base import Task, check_prediction_table, order_like_sample, s
 # normalisation folds them into orig, so they would add nothing.
 MUSIC_TTA = ("orig", "specaug1", "specaug2", "specaug3")
 
-GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae",
-          "rock")
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,8 @@ class MashupTask(Task):
     """Messy mashup: the genres are the folders of ``train/``; answers are one label per clip."""
 
     name: str = "messy-mashup"
-    sample_rate: int = 22050
-    clip_seconds: float = 30.0
+    sample_rate: int = SAMPLE_RATE
+    clip_seconds: float = CLIP_SECONDS
     id_column: str = "id"
     metric: str = "macro_f1"
     losses: tuple[str, ...] = ("cross_entropy",)
@@ -138,3 +141,21 @@ class MashupTask(Task):
         out = pd.DataFrame({self.id_column: pd.Series(ids, dtype=object),
                             self.label_column: pd.Series(labels, dtype=object)})
         return order_like_sample(out, sample_df, self.id_column)
+
+    # -- nb01 (prep) hooks -------------------------------------------------------------------
+
+    def prep_inputs(self, cfg: MashupPrepConfig) -> Path:
+        """The competition folder, checked to hold ``train/<genre>/<song_id>/`` stems, once the
+        render rate is checked to be the decode rate
+        (:func:`common.tasks.mashup.prep.check_prep_inputs`)."""
+        from common.tasks.mashup.prep import check_prep_inputs
+
+        return check_prep_inputs(cfg)
+
+    def prepare(self, cfg: MashupPrepConfig, competition_dir: Path, workers: int
+                ) -> PrepTables:
+        """Songs folded per genre, training mashups rendered and cached with the noise clips
+        (:func:`common.tasks.mashup.prep.prepare_mashups`)."""
+        from common.tasks.mashup.prep import prepare_mashups
+
+        return prepare_mashups(cfg, competition_dir, workers)
