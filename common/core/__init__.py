@@ -1,1 +1,9 @@
-"""TODO"""
+"""The mechanisms every stage shares, none of them about audio.
+
+- ``config``: frozen stage configs, presets, task defaults, ``--help`` and flag parsing;
+- ``paths``: where the competition and each dataset are, on Kaggle and in a local mirror;
+- ``runtime``: logging, CPU counts, seeding;
+- ``parallel``: process pools that behave in notebooks and scripts alike;
+- ``metrics``: the competition metrics (macro ROC-AUC, macro F1) and their array forms;
+- ``kaggle``: ``dataset-metadata.json`` for a stage's output, slug checks, the Kaggle user.
+"""

@@ -1,1 +1,7 @@
-"""TODO"""
+"""The four notebooks' stages, one sub-package each; a stage calls its task, never branches on it.
+
+- ``prep``: nb01, clean, fold and cache the audio;
+- ``train``: nb02, K-fold training;
+- ``pseudo``: nb03, pseudo labels from a teacher ensemble and noisy students;
+- ``infer``: nb04, the offline CPU ensemble with TTA that writes ``submission.csv``.
+"""
