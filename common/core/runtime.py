@@ -13,10 +13,23 @@ import numpy as np
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _LazyFileHandler(logging.FileHandler):
+    """A file handler that creates its folder and file at the first record, not before: a stage
+    that stops on bad input before logging anything leaves no log (nor folder) behind."""
+
+    def __init__(self, filename: str | Path) -> None:
+        super().__init__(filename, delay=True)
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
 def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
     """Log to stderr (what a Kaggle log shows) and optionally to a file in the working dir.
 
-    Safe to call twice: handlers are replaced, not stacked, when a notebook cell is re-run.
+    The file (and its folder) appear with the first record. Safe to call twice: handlers are
+    replaced, not stacked, when a notebook cell is re-run.
     """
     root = logging.getLogger()
     root.setLevel(level)
@@ -25,8 +38,7 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
             root.removeHandler(handler)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file))
+        handlers.append(_LazyFileHandler(log_file))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
         handler._birdclef = True  # type: ignore[attr-defined]
