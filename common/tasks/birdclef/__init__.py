@@ -5,7 +5,8 @@ with a positive; the submission has a ``row_id`` (``<file>_<end second>``) per 5
 one probability column per species, in the sample submission's column order. The species are
 the sample submission's columns (several are numeric iNaturalist ids: strings everywhere).
 
-- ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance.
+- ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance;
+- ``train``: nb02's hooks (a fold's windows, window validation, the soundscape OOF summary).
 """
 
 from common.tasks.birdclef.task import BirdclefTask

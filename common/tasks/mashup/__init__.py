@@ -10,7 +10,9 @@ regression and extra trees) is blended with the CNN.
 - ``render``: the mashup generator (stems, tempo sync, gains, noise at an SNR);
 - ``prep``: nb01 for this task (song folds, training mashups, the cache);
 - ``features``, ``baselines``, ``feature_blend``: the feature models, their out-of-fold report
-  and blend (nb02), and the blend refitted at inference (nb04).
+  and blend (nb02), and the blend refitted at inference (nb04);
+- ``train``, ``train_config``: nb02's hooks (whole-clip validation, the clip OOF summary with
+  the feature baseline) and :class:`MashupTrainConfig` (the baseline's fields).
 """
 
 from common.tasks.mashup.task import GENRES, MashupTask
