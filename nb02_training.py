@@ -53,7 +53,8 @@ sys.path[:0] = [
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
 from common.report.show import show_figures, show_table  # noqa: E402
-from common.stages.train.run import TrainConfig, run_training  # noqa: E402
+from common.stages.train.config import TrainConfig  # noqa: E402
+from common.stages.train.run import run_training  # noqa: E402
 
 # %% [markdown]
 # ## Parameters

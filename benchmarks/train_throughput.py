@@ -29,12 +29,9 @@ from common.core.config import apply_preset, replace_dotted  # noqa: E402
 from common.data.loaders import WindowDataset, loader_workers, make_loader  # noqa: E402
 from common.data.prep_data import load_prep  # noqa: E402
 from common.model.sed import build_model, param_groups_lrd  # noqa: E402
-from common.stages.train.run import (  # noqa: E402
-    TrainConfig,
-    _audio_source,
-    build_criterion,
-    fold_data,
-)
+from common.stages.train.config import TrainConfig  # noqa: E402
+from common.stages.train.items import audio_source, fold_data  # noqa: E402
+from common.stages.train.optim import build_criterion  # noqa: E402
 
 
 def _tiny_prep(root: Path) -> Path:
@@ -76,10 +73,10 @@ def main() -> None:
     amp = device.type == "cuda"
     prep = load_prep(prep_dir)
     data = fold_data(cfg, prep, 0)
-    workers = loader_workers(cfg.workers)
-    ds = WindowDataset(data.train, _audio_source(cfg, prep), cfg.frontend.clip_samples,
+    workers = loader_workers(cfg.session.workers)
+    ds = WindowDataset(data.train, audio_source(cfg, prep), cfg.frontend.clip_samples,
                        background_df=data.background_df, seed=cfg.seed)
-    batch_size = min(cfg.batch_size, len(ds))
+    batch_size = min(cfg.optim.batch_size, len(ds))
     print(f"device {device}, amp {amp}, backbone {cfg.model.backbone}, batch {batch_size}, "
           f"workers {workers}, {len(ds)} training rows")
 
@@ -97,7 +94,8 @@ def main() -> None:
 
     # Training step alone, on one batch already in memory.
     model = build_model(cfg.model, cfg.frontend, len(prep.classes)).to(device)
-    opt = torch.optim.AdamW(param_groups_lrd(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
+    opt = torch.optim.AdamW(param_groups_lrd(model, cfg.optim.lr, cfg.optim.weight_decay,
+                                             cfg.optim.layer_decay))
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     wave_aug = WaveAugment(cfg.wave_augment, cfg.frontend.sample_rate)
     spec_aug = SpecAugment(cfg.spec_augment)

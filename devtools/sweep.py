@@ -47,6 +47,7 @@ from common.core.config import (
     config_from_dict,
     leaf_fields,
     replace_dotted,
+    resolve_alias,
     save_config,
 )
 from common.report import training_plots as plots
@@ -63,7 +64,8 @@ LEADERBOARD = "leaderboard.csv"
 
 
 def _train_config_cls():
-    from common.stages.train.run import TrainConfig  # torch is imported only where a run needs it
+    # torch is imported only where a run needs it
+    from common.stages.train.config import TrainConfig
 
     return TrainConfig
 
@@ -82,6 +84,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
 
 def _is_tuple_field(key: str) -> bool:
     fields = leaf_fields(_train_config_cls())
+    key = resolve_alias(key, fields)  # "folds", or a short name such as "extra_windows"
     return key in fields and "tuple" in str(fields[key][0])
 
 
@@ -95,9 +98,10 @@ def _canonical(key: str, value: Any) -> str:
     """A value as its field's type would hold it (``"on"`` -> True, ``"0"`` -> (0,) for a
     tuple field), as text; unknown keys and subset names stay as given."""
     fields = leaf_fields(_train_config_cls())
-    if key in fields:
+    field = resolve_alias(key, fields)  # "epochs" is optim.epochs
+    if field in fields:
         try:
-            return repr(_coerce(fields[key][0], value, key))
+            return repr(_coerce(fields[field][0], value, key))
         except (TypeError, ValueError):
             pass
     return str(value)

@@ -102,7 +102,7 @@ def test_every_stage_config_shares_the_stage_fields():
     from common.stages.infer.run import InferConfig
     from common.stages.prep.config import PrepConfig
     from common.stages.pseudo.run import PseudoConfig
-    from common.stages.train.run import TrainConfig
+    from common.stages.train.config import TrainConfig
 
     for cls in (PrepConfig, TrainConfig, PseudoConfig, InferConfig):
         assert issubclass(cls, StageConfig)

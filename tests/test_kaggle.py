@@ -134,7 +134,7 @@ def stage_config_class(stage_name: str) -> type:
     from common.stages.infer.run import InferConfig
     from common.stages.prep.config import PrepConfig
     from common.stages.pseudo.run import PseudoConfig
-    from common.stages.train.run import TrainConfig
+    from common.stages.train.config import TrainConfig
 
     return {"nb01": PrepConfig, "nb02": TrainConfig, "nb03": PseudoConfig,
             "nb04": InferConfig}[stage_name]

@@ -28,7 +28,9 @@ from common.data.windows import read_extra_windows
 from common.model.checkpoint import load_checkpoint
 from common.stages.pseudo.run import PseudoConfig, run_pseudo, student_config
 from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
-from common.stages.train.run import TrainConfig, fold_data, run_training
+from common.stages.train.config import TrainConfig
+from common.stages.train.items import fold_data
+from common.stages.train.run import run_training
 from common.tasks.mashup import GENRES
 
 
@@ -52,7 +54,7 @@ def test_student_config_replaces_earlier_rounds_labels(tmp_path):
     new = str(out / "pseudo_labels_soft_r2_fold{fold}.csv")
     student = student_config(cfg, teacher, out / "rounds" / "r2", (new,))
     assert student.extra_windows == (str(subset), new)
-    assert student.epochs == 3 and student.working_dir == str(out / "rounds" / "r2")
+    assert student.optim.epochs == 3 and student.working_dir == str(out / "rounds" / "r2")
     assert student.wave_augment.p_simulate > 0  # multi-label: the strong preset as it is
     mashup = default_config(TrainConfig, "messy-mashup")
     assert student_config(cfg, mashup, out, (new,)).wave_augment.p_simulate == 0.0
@@ -248,7 +250,7 @@ def test_mashup_student_round(mashup_run, mashup_prepped_input_root):
     assert list(meta["classes"]) == GENRE_LIST
     student = config_from_dict(TrainConfig, json.loads(
         (out / "rounds" / "r1" / "train_config.json").read_text()))
-    assert student.task == "messy-mashup" and student.loss == "cross_entropy"
+    assert student.task == "messy-mashup" and student.objective.loss == "cross_entropy"
     assert student.extra_windows == (str(out / "pseudo_labels_soft_r1_fold{fold}.csv"),)
     assert student.wave_augment.p_simulate == 0.0 and not student.feature_baseline
     data = fold_data(student, load_prep(mashup_prepped_input_root / "messy-mashup-prep"), 0)

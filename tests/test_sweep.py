@@ -29,7 +29,7 @@ def test_run_config_coerces_values_and_adds_subsets(tmp_path):
     cfg = run_config("smoke", tmp_path, tmp_path / "run", {"epochs": "2"},
                      {"class_balance": "on", "min_rating": "3", "folds": "0,1",
                       "positive_subset": "top15", "negative_subset": "none"}, tmp_path)
-    assert cfg.class_balance is True and cfg.min_rating == 3.0 and cfg.epochs == 2
+    assert cfg.data.class_balance is True and cfg.data.min_rating == 3.0 and cfg.optim.epochs == 2
     assert cfg.folds == (0, 1) and cfg.working_dir == str(tmp_path / "run")
     assert cfg.extra_windows == (str(tmp_path / "subset_pos_top15.csv"),)
     with pytest.raises(FileNotFoundError, match="subset table"):

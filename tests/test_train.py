@@ -10,17 +10,18 @@ from common.core.config import apply_preset, replace_dotted
 from common.data.competition import read_csv_str
 from common.data.prep_data import load_prep
 from common.model.checkpoint import load_checkpoint, model_from_checkpoint
-from common.stages.train.run import (
+from common.stages.train.config import (
+    OptimConfig,
     TrainConfig,
-    build_criterion,
-    build_scheduler,
     check_config,
-    checkpoint_path,
-    fold_data,
+    checkpoint_rule,
     resolve_folds,
-    run_training,
-    train_fold,
 )
+from common.stages.train.fold import train_fold
+from common.stages.train.items import fold_data
+from common.stages.train.layout import checkpoint_path
+from common.stages.train.optim import build_criterion, build_scheduler
+from common.stages.train.run import run_training
 from common.tasks.mashup import TASK as MASHUP
 
 
@@ -130,7 +131,7 @@ def _state(path):
 
 def test_resume_matches_uninterrupted_run(prep, prepped_input_root, tmp_path):
     changes = {"folds": (0,), "epochs": 2, "max_steps_per_epoch": 2, "batch_size": 4,
-               "keep_resume_state": True}
+               "keep_resume_state": True, "checkpoint_selection": "best"}
     full = _cfg(prepped_input_root, tmp_path / "full", **changes)
     train_fold(full, prep, 0)
     split = _cfg(prepped_input_root, tmp_path / "split", **changes, session_epochs=1)
@@ -183,6 +184,37 @@ def test_checkpoint_selection_last_saves_the_final_epoch(prep, prepped_input_roo
                    prep, 0)
 
 
+def test_checkpoint_rule_auto_chooses_by_validation_size():
+    auto = OptimConfig()
+    assert auto.checkpoint_selection == "auto" and auto.min_val_rows_for_best == 100
+    # The BirdCLEF demo (24 windows per fold) keeps the last epoch; the real competition
+    # (~156 windows per fold) and the mashup demo (100 clips per fold) choose by score.
+    assert checkpoint_rule(auto, 24) == (
+        "last", "auto: 24 scored validation rows < min_val_rows_for_best=100")
+    assert checkpoint_rule(auto, 156)[0] == "best"
+    assert checkpoint_rule(auto, 100)[0] == "best"
+    assert checkpoint_rule(OptimConfig(min_val_rows_for_best=10), 24)[0] == "best"
+    for rule in ("best", "last"):  # given explicitly, taken as given
+        assert checkpoint_rule(OptimConfig(checkpoint_selection=rule), 24)[0] == rule
+        assert checkpoint_rule(OptimConfig(checkpoint_selection=rule), 1000)[0] == rule
+    # Neither a preset nor a task sets the rule: the fold's validation size does.
+    for task in ("birdclef-2026", "messy-mashup"):
+        for preset in ("default", "cpu", "smoke"):
+            assert apply_preset(TrainConfig, preset, task).optim.checkpoint_selection == "auto"
+
+
+def test_checkpoint_rule_auto_is_applied_and_logged_per_fold(prep, prepped_input_root, tmp_path,
+                                                             caplog):
+    cfg = _cfg(prepped_input_root, tmp_path, folds=(0,), epochs=2, max_steps_per_epoch=1)
+    with caplog.at_level(logging.INFO, logger="common.stages.train.fold"):
+        summary = train_fold(cfg, prep, 0)
+    n_windows = summary["n_val_soundscape_windows"]
+    assert 0 < n_windows < 100  # the tiny competition: too few to choose an epoch by
+    assert summary["checkpoint_rule"] == "last" and summary["best_epoch"] == 2
+    assert any(f"checkpoint rule 'last' (auto: {n_windows} scored validation rows" in
+               r.getMessage() for r in caplog.records)
+
+
 # ---------------------------------------------------------------------------------------------
 # Options used by nb03 and the sweep: rating filter, extra windows per fold, class balance,
 # warm start.
@@ -201,7 +233,7 @@ def test_min_rating_drops_low_rated_clips_from_training_only(prep, prepped_input
 
 
 def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root, tmp_path):
-    from common.stages.train.run import extra_windows_path
+    from common.stages.train.layout import extra_windows_path
 
     assert extra_windows_path("/a/p_fold{fold}.csv", 3).name == "p_fold3.csv"
     for k in (0, 1):
@@ -220,7 +252,7 @@ def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root
 def test_class_balance_weights_and_sampler():
     from common.data.loaders import make_loader
     from common.data.windows import WindowItems
-    from common.stages.train.run import class_balance_weights
+    from common.stages.train.items import class_balance_weights
 
     targets = np.zeros((13, 3), np.float32)
     targets[:9, 0] = 1  # 9 rows of class 0
@@ -349,12 +381,13 @@ def test_mashup_task_defaults_fit_the_task():
         assert cfg.frontend.sample_rate == 22050 and cfg.frontend.f_max <= 22050 / 2
         assert (cfg.prep_slug, cfg.dataset_slug, cfg.competition) == (
             "messy-mashup-prep", "messy-mashup-models", "messy-mashup")
-        assert (cfg.loss, cfg.crop_mode, cfg.use_soundscapes, cfg.background_mixing) == (
+        assert (cfg.objective.loss, cfg.data.crop_mode, cfg.data.use_soundscapes,
+                cfg.data.background_mixing) == (
             "cross_entropy", "random", False, True)
     assert build_criterion(cfg).__class__.__name__ == "CrossEntropy"
     birds = apply_preset(TrainConfig, "default")
     check_config(birds)
-    assert (birds.loss, birds.frontend.sample_rate) == ("asl", 32000)
+    assert (birds.objective.loss, birds.frontend.sample_rate) == ("asl", 32000)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -424,7 +457,7 @@ def test_mashup_smoke_run_writes_clip_oof_and_genre_checkpoints(mashup_run):
         assert meta["classes"] == GENRES
         assert meta["frontend"]["sample_rate"] == 22050
         assert meta["config"]["task"] == "messy-mashup"
-        assert meta["config"]["loss"] == "cross_entropy"
+        assert meta["config"]["objective"]["loss"] == "cross_entropy"
         assert "val_macro_f1" in meta["metrics"]
         with torch.no_grad():
             out_ = model(torch.zeros(1, cfg.frontend.clip_samples))

@@ -241,7 +241,11 @@ def default_config(cls: type[C], task: str | None = None) -> C:
     spec = get_task(task or config.task)
     cls = spec.config_class(cls)
     stage = getattr(cls, "STAGE", "")
-    return replace_dotted(cls(), spec.config_defaults(stage, tuple(leaf_fields(cls))))
+    fields = leaf_fields(cls)
+    # A task may name a nested field by its unique leaf name (``loss`` for objective.loss).
+    names = (*fields, *{name.rsplit(".", 1)[-1] for name in fields
+                        if resolve_alias(name.rsplit(".", 1)[-1], fields) == name})
+    return replace_dotted(cls(), spec.config_defaults(stage, names))
 
 
 def apply_preset(cls: type[C], preset: str, task: str | None = None) -> C:
@@ -347,7 +351,14 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Rebuild a config from :func:`config_to_dict` output; unknown keys are an error."""
+    """Rebuild a config from :func:`config_to_dict` output; unknown keys are an error.
+
+    A stage config saved for a task that extends it comes back as the task's subclass
+    (:func:`stage_class`), with the task's own fields.
+    """
+    if isinstance(data.get("task"), str) and any(f.name == "task"
+                                                 for f in dataclasses.fields(cls)):
+        cls = stage_class(cls, data["task"])
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, node: dict[str, Any]) -> None:

@@ -10,29 +10,6 @@ import numpy as np
 import pandas as pd
 
 
-def learning_curves(log_df: pd.DataFrame) -> plt.Figure:
-    """nb02: training loss and validation AUCs per epoch, one line per fold.
-
-    Args:
-        log_df: ``training_log.csv`` rows (``fold, epoch, train_loss, val_soundscape_auc,
-            val_focal_auc``).
-    """
-    panels = [("train_loss", "training loss"), ("val_soundscape_auc", "val soundscape AUC"),
-              ("val_focal_auc", "val focal-clip AUC")]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, (column, title) in zip(axes, panels):
-        for fold, rows in log_df.groupby("fold"):
-            ax.plot(rows["epoch"], rows[column], marker="o", ms=3, label=f"fold {fold}")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[1].axhline(0.5, color="k", ls="--", lw=0.8)
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Learning curves")
-    fig.tight_layout()
-    return fig
-
-
 def per_class_auc(per_class_df: pd.DataFrame) -> plt.Figure:
     """nb02: out-of-fold AUC per species (soundscape windows and focal clips), sorted.
 
@@ -82,18 +59,23 @@ def sweep_leaderboard(leaderboard_df: pd.DataFrame, label_columns: list[str]) ->
     return fig
 
 
-def training_curves(log_df: pd.DataFrame, panels: dict[str, str]) -> plt.Figure:
+def training_curves(log_df: pd.DataFrame, panels: dict[str, str],
+                    reference_lines: dict[str, float] | None = None) -> plt.Figure:
     """nb02: one panel per ``training_log.csv`` column, one line per fold, against the epoch.
 
     Args:
         log_df: ``fold, epoch`` and the columns named in ``panels``.
         panels: ``{column: panel title}``, in panel order (e.g. the training loss and the
-            whole-clip task's validation macro F1 and accuracy).
+            validation scores).
+        reference_lines: ``{column: value}`` drawn as a dashed line on that panel (e.g. 0.5,
+            the AUC of a random ranking).
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
     for ax, (column, title) in zip(axes[0], panels.items()):
         for fold, rows in log_df.groupby("fold"):
             ax.plot(rows["epoch"], rows[column], marker="o", ms=3, label=f"fold {fold}")
+        if column in (reference_lines or {}):
+            ax.axhline(reference_lines[column], color="k", ls="--", lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

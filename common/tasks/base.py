@@ -31,8 +31,15 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from common.data.loaders import AudioSource
+    from common.data.prep_data import PrepData
+    from common.data.windows import WindowItems
     from common.stages.prep.config import PrepConfig
     from common.stages.prep.tables import PrepTables
+    from common.stages.train.config import TrainConfig
+    from common.stages.train.items import FoldData
+    from common.stages.train.summary import TaskSummary
+    from common.stages.train.validation import Validation
 
 __all__ = ["DATASET_SUFFIXES", "Task", "order_like_sample", "sigmoid", "softmax"]
 
@@ -234,3 +241,30 @@ class Task(ABC):
         (``workers`` processes), fold, and write the tables nb02-nb04 read into
         ``cfg.output_dir`` (:func:`common.stages.prep.tables.write_prep_tables`) plus its
         figures. The stage writes the report and the dataset metadata."""
+
+    # -- nb02 (train) hooks ------------------------------------------------------------------
+
+    def check_train_config(self, cfg: TrainConfig) -> None:
+        """Refuse nb02 settings that do not fit the task (``ValueError`` naming the fix); the
+        loss is checked by the stage (:meth:`loss_name`). Default: everything fits."""
+        return None
+
+    @abstractmethod
+    def fold_data(self, cfg: TrainConfig, prep: PrepData, fold: int) -> FoldData:
+        """The rows fold ``fold`` trains on and is validated on
+        (:class:`common.stages.train.items.FoldData`, built from that module's pieces)."""
+
+    @abstractmethod
+    def make_validation(self, source: AudioSource, *, soundscapes: WindowItems,
+                        focal: WindowItems, clips: WindowItems | None, clip_samples: int,
+                        batch_size: int, fold: int, classes: list[str]) -> Validation:
+        """The validation of one fold (:mod:`common.stages.train.validation`): what is
+        predicted, how it is scored, which score picks the epoch. ``clip_samples``: samples per
+        model input; ``soundscapes``/``focal``/``clips``: the fold's held-out tables."""
+
+    @abstractmethod
+    def summarize_training(self, cfg: TrainConfig, prep: PrepData, fold_dirs: list[Path],
+                           summary_df: pd.DataFrame) -> TaskSummary:
+        """The task's part of nb02's run summary from the finished folds' files
+        (``fold_dirs``; ``summary_df``: one ``done.json`` row per fold): merged out-of-fold
+        predictions and their scores, per-class table, figures, report entries."""

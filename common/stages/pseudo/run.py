@@ -135,7 +135,9 @@ from common.stages.pseudo.tables import (
     pseudo_label_table,
     window_frame,
 )
-from common.stages.train.run import TrainConfig, backbone_short_name, run_training
+from common.stages.train.config import TrainConfig
+from common.stages.train.layout import backbone_short_name
+from common.stages.train.run import run_training
 from common.tasks.base import Task
 
 __all__ = ["PseudoConfig", "PseudoResult", "run_pseudo", "member_folds", "student_config",
@@ -304,8 +306,10 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
         "input_root": cfg.input_root, "working_dir": str(round_dir),
         "dataset_slug": cfg.dataset_slug, "kaggle_user": cfg.kaggle_user,
         "extra_windows": (*kept, *extra_windows), "extra_repeats": cfg.pseudo_repeats,
-        "init_checkpoint": init_checkpoint, "feature_baseline": False,
+        "init_checkpoint": init_checkpoint,
     }
+    if hasattr(teacher_cfg, "feature_baseline"):  # the task's config has a baseline to skip
+        changes["feature_baseline"] = False
     if cfg.strong_augment:
         wave = WaveAugmentConfig.strong()
         if not teacher_cfg.task_spec.multilabel:

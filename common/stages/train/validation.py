@@ -1,31 +1,31 @@
 """nb02, validation of one fold: what is predicted, how it is scored, what picks the best epoch.
 
-What validation means depends on the task kind (``Task.windowing``, :mod:`common.tasks.base`):
+The task picks the validation of a fold (:meth:`common.tasks.base.Task.make_validation`) from
+two kinds built here:
 
-- **BirdCLEF (multi-label, scored per 5-s window)**, :class:`WindowValidation`: every 5-s
-  window of the fold's held-out labelled soundscapes, scored with the competition metric
+- :class:`WindowValidation`, for tasks scored per 5-s window (BirdCLEF): every window of the
+  fold's held-out labelled soundscapes, scored with the competition metric
   (:func:`soundscape_auc`: macro ROC-AUC by column name over the species with a positive), the
   number that predicts the leaderboard and the one that picks the best epoch; plus the fold's
   held-out focal clips (energy crop without jitter) scored by macro AUC over their primary
   labels (:func:`focal_auc`), reported, and the selection score only when the fold has no
   soundscape window with a call. Out-of-fold files: ``oof_soundscapes.csv`` and
   ``oof_focal.csv`` (``row_id, key, start_seconds, <species...>, fold``).
-- **Whole-clip tasks (single-label, one answer per clip: the mashup genres)**,
-  :class:`ClipValidation`: every 5-s window of the fold's held-out clips, the window
-  probabilities pooled per clip (mean, :func:`common.data.windows.pool_clip_probs`, as nb04 pools
-  the
-  test files) and scored with the task metric (:func:`common.tasks.mashup.baselines.clip_scores`:
-  ``val_macro_f1``, which picks the best epoch, and ``val_accuracy``). Out-of-fold file:
-  ``oof_clips.csv`` (``key, fold, <class...>``).
+- :class:`ClipValidation`, for tasks scored once per clip: every 5-s window of the fold's
+  held-out clips, the window probabilities pooled per clip (mean,
+  :func:`common.data.windows.pool_clip_probs`, as nb04 pools the test files) and scored by the
+  task's clip scorer (``val_<task.metric>``, which picks the best epoch, then any other score).
+  Out-of-fold file: ``oof_clips.csv`` (``key, fold, <class...>``).
 
-:func:`make_validation` picks the one of a task; :func:`common.stages.train.run.train_fold` calls
-its
-``evaluate`` after every epoch and its ``write_oof`` whenever the epoch is the best so far.
+:func:`common.stages.train.fold.train_fold` calls ``evaluate`` after every epoch and
+``write_oof`` whenever the epoch is the best so far; ``n_scored`` (rows behind the selection
+score) decides ``checkpoint_selection=auto`` (:func:`common.stages.train.config.checkpoint_rule`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -38,12 +38,11 @@ from common.data.loaders import AudioSource, WindowDataset, make_loader
 from common.data.windows import WindowItems, pool_clip_probs
 from common.model.sed import BirdModel
 from common.tasks.base import Task
-from common.tasks.mashup import baselines
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Validation", "WindowValidation", "ClipValidation", "make_validation", "predict",
-           "soundscape_auc", "focal_auc", "format_scores", "SCORE_LABELS"]
+__all__ = ["Validation", "WindowValidation", "ClipValidation", "ClipScorer", "make_validation",
+           "predict", "soundscape_auc", "focal_auc", "format_scores", "SCORE_LABELS"]
 
 # How the per-epoch log line and the learning-curve legends name each validation score.
 SCORE_LABELS = {"val_soundscape_auc": "val soundscape AUC", "val_focal_auc": "focal AUC",
@@ -122,11 +121,20 @@ def _write_oof(path: Path, items: WindowItems, probs: np.ndarray, classes: list[
 # Validation of one fold, per task.
 
 
+# ``(clip keys, targets (clips, classes), pooled probabilities (clips, classes))`` -> scores
+ClipScorer = Callable[[Sequence[str], np.ndarray, np.ndarray], dict[str, float]]
+
+
 class Validation(Protocol):
-    """What :func:`common.stages.train.run.train_fold` needs of a fold's validation."""
+    """What :func:`common.stages.train.fold.train_fold` needs of a fold's validation."""
 
     selection: str  # the score that picks the best epoch, e.g. "val_soundscape_auc"
     score_names: tuple[str, ...]  # every score evaluate() returns, in log order
+
+    @property
+    def n_scored(self) -> int:
+        """Rows (windows or clips) behind the selection score: enough to choose an epoch by?"""
+        ...
 
     def describe(self) -> str:
         """What is validated on, for the fold's first log line."""
@@ -174,6 +182,10 @@ class WindowValidation:
         self.score_names = ("val_soundscape_auc", "val_focal_auc")
         self._probs: tuple[np.ndarray, np.ndarray] | None = None
 
+    @property
+    def n_scored(self) -> int:
+        return len(self.soundscapes) if self.n_sc_scored else len(self.focal)
+
     def describe(self) -> str:
         return (f"{len(self.soundscapes)} soundscape windows ({self.n_sc_scored} "
                 f"species), {len(self.focal)} focal clips")
@@ -207,22 +219,26 @@ class WindowValidation:
 
 
 class ClipValidation:
-    """Whole-clip tasks: every 5-s window of the fold's held-out clips, probabilities pooled
-    per clip (mean) and scored with the task metric, which selects the epoch.
+    """Tasks scored once per clip: every 5-s window of the fold's held-out clips,
+    probabilities pooled per clip (mean) and scored by ``score``, whose first score (named
+    ``score_names[0]``) selects the epoch.
 
     Args:
         clips: every window of the held-out clips (:func:`common.data.windows.clip_window_items`;
             ``key`` names the clip).
+        score: the task's clip scorer (:data:`ClipScorer`), returning ``score_names``.
+        score_names: the scores ``score`` returns, the selection first.
         source, clip_samples, batch_size: as :class:`WindowValidation`'s.
     """
 
-    def __init__(self, clips: WindowItems, source: AudioSource, *, clip_samples: int,
-                 batch_size: int, task: Task, fold: int, classes: list[str]) -> None:
+    def __init__(self, clips: WindowItems, source: AudioSource, *, score: ClipScorer,
+                 score_names: tuple[str, ...], clip_samples: int, batch_size: int, task: Task,
+                 fold: int, classes: list[str]) -> None:
         self.batch_size, self.task, self.fold, self.classes = batch_size, task, fold, classes
         self.items = clips
         self.ds = WindowDataset(self.items, source, clip_samples, train=False)
-        self.selection = f"val_{task.metric}"
-        self.score_names = (self.selection, "val_accuracy")
+        self.score, self.score_names = score, tuple(score_names)
+        self.selection = self.score_names[0]
         self._pooled: tuple[list[str], np.ndarray] | None = None
         first = ~self.items.table_df["key"].duplicated().to_numpy()
         self._clip_targets = self.items.targets[first]  # (clips, classes), one row per key
@@ -230,6 +246,10 @@ class ClipValidation:
     @property
     def n_clips(self) -> int:
         return len(self._clip_targets)
+
+    @property
+    def n_scored(self) -> int:
+        return self.n_clips
 
     def describe(self) -> str:
         return f"{self.n_clips} clips ({len(self.items)} windows)"
@@ -244,7 +264,7 @@ class ClipValidation:
                                            workers=workers), device, amp, self.task)
         keys, pooled = pool_clip_probs(self.items.table_df["key"], probs)
         self._pooled = (keys, pooled)
-        return baselines.clip_scores(self.task, keys, self._clip_targets, pooled, self.classes)
+        return self.score(keys, self._clip_targets, pooled)
 
     def write_oof(self, fold_dir: Path) -> None:
         assert self._pooled is not None
@@ -261,14 +281,10 @@ class ClipValidation:
 def make_validation(task: Task, source: AudioSource, *, soundscapes: WindowItems,
                     focal: WindowItems, clips: WindowItems | None, clip_samples: int,
                     batch_size: int, fold: int, classes: list[str]) -> Validation:
-    """The task's validation of one fold: :class:`ClipValidation` on ``clips`` for whole-clip
-    tasks (``clips`` must then be given), else :class:`WindowValidation` on ``soundscapes``
-    and ``focal``."""
-    settings = dict(clip_samples=clip_samples, batch_size=batch_size, task=task, fold=fold,
-                    classes=classes)
-    if task.windowing == "whole_clip":
-        if clips is None:
-            raise ValueError(f"task {task.name!r} validates whole clips: pass the held-out "
-                             "clips' windows (common.data.windows.clip_window_items)")
-        return ClipValidation(clips, source, **settings)
-    return WindowValidation(soundscapes, focal, source, **settings)
+    """The task's validation of one fold (:meth:`common.tasks.base.Task.make_validation`):
+    :class:`WindowValidation` on ``soundscapes`` and ``focal`` for tasks scored per window,
+    :class:`ClipValidation` on ``clips`` for tasks scored per clip (``clips`` must then be
+    given)."""
+    return task.make_validation(source, soundscapes=soundscapes, focal=focal, clips=clips,
+                                clip_samples=clip_samples, batch_size=batch_size, fold=fold,
+                                classes=classes)

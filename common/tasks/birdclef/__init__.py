@@ -7,6 +7,7 @@ the sample submission's columns (several are numeric iNaturalist ids: strings ev
 
 - ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance;
 - ``prep``: nb01 for this task (clips and soundscapes cleaned, cached and folded).
+- ``train``: nb02's hooks (a fold's windows, window validation, the soundscape OOF summary).
 """
 
 from common.tasks.birdclef.task import BirdclefTask

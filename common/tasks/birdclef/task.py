@@ -84,3 +84,31 @@ class BirdclefTask(Task):
         from common.tasks.birdclef.prep import prepare_birdclef
 
         return prepare_birdclef(cfg, competition_dir, workers)
+
+    # -- nb02 (train) hooks ------------------------------------------------------------------
+    # Implemented in common.tasks.birdclef.train (imported on use: it needs torch).
+
+    def check_train_config(self, cfg: Any) -> None:
+        from common.tasks.birdclef.train import check_train_config
+
+        check_train_config(self, cfg)
+
+    def fold_data(self, cfg: Any, prep: Any, fold: int) -> Any:
+        from common.tasks.birdclef.train import fold_data
+
+        return fold_data(cfg, prep, fold)
+
+    def make_validation(self, source: Any, *, soundscapes: Any, focal: Any, clips: Any,
+                        clip_samples: int, batch_size: int, fold: int,
+                        classes: list[str]) -> Any:
+        from common.tasks.birdclef.train import make_validation
+
+        return make_validation(self, source, soundscapes=soundscapes, focal=focal,
+                               clip_samples=clip_samples, batch_size=batch_size, fold=fold,
+                               classes=classes)
+
+    def summarize_training(self, cfg: Any, prep: Any, fold_dirs: list[Path],
+                           summary_df: pd.DataFrame) -> Any:
+        from common.tasks.birdclef.train import summarize_training
+
+        return summarize_training(cfg, prep, fold_dirs, summary_df)

@@ -12,7 +12,9 @@ regression and extra trees) is blended with the CNN.
   ``prep_songs`` (reading the songs, making the mashups, resumably) and ``prep_config``
   (:class:`MashupPrepConfig`, nb01's config with the mashup fields);
 - ``features``, ``baselines``, ``feature_blend``: the feature models, their out-of-fold report
-  and blend (nb02), and the blend refitted at inference (nb04).
+  and blend (nb02), and the blend refitted at inference (nb04);
+- ``train``, ``train_config``: nb02's hooks (whole-clip validation, the clip OOF summary with
+  the feature baseline) and :class:`MashupTrainConfig` (the baseline's fields).
 """
 
 from common.tasks.mashup.facts import GENRES

@@ -1,12 +1,11 @@
 """nb02 for single-label, whole-clip tasks (the mashup genres): clip scores, the CNN's out-of-fold
 report, and the feature baseline blended with it on the same folds.
 
-:func:`common.stages.train.run.run_training` calls :func:`clip_scores` every epoch (the selection
-metric)
-and :func:`report_clip_models` once the folds are done. The report puts every model on the same
-footing: one probability row per training clip, out of fold (a clip of fold ``k`` is predicted
-by the model that never saw fold ``k``), scored with the task metric on the clips every model
-predicted, so the numbers compare directly:
+nb02's hooks for this task (:mod:`common.tasks.mashup.train`) call :func:`clip_scores` every
+epoch (the selection metric) and :func:`report_clip_models` once the folds are done. The
+report puts every model on the same footing: one probability row per training clip, out of
+fold (a clip of fold ``k`` is predicted by the model that never saw fold ``k``), scored with the
+task metric on the clips every model predicted, so the numbers compare directly:
 
 - ``cnn``: nb02's checkpoints, window probabilities pooled per clip (``oof_clips.csv``);
 - the feature models (:mod:`common.tasks.mashup.features`: 194 summary statistics per clip;

@@ -68,8 +68,6 @@ class MashupTask(Task):
             "use_soundscapes": False, "wave_augment.p_simulate": 0.0,
             # The genre is everywhere in a mashup: any 5 s is as good as the loudest 5 s.
             "crop_mode": "random",
-            # Whole held-out clips (hundreds per fold) can pick the epoch.
-            "checkpoint_selection": "best",
         },
         "pseudo": {
             # The write-up's recipe: hard labels on test clips whose top softmax probability
@@ -91,6 +89,11 @@ class MashupTask(Task):
             from common.tasks.mashup.prep_config import MashupPrepConfig
 
             return MashupPrepConfig
+        if getattr(base, "STAGE", "") == "train":
+            from common.tasks.mashup.train_config import MashupTrainConfig
+
+            if issubclass(MashupTrainConfig, base):  # the task's fields extend base's
+                return MashupTrainConfig
         return base
 
     # -- labels ------------------------------------------------------------------------------
@@ -159,3 +162,30 @@ class MashupTask(Task):
         from common.tasks.mashup.prep import prepare_mashups
 
         return prepare_mashups(cfg, competition_dir, workers)
+
+    # -- nb02 (train) hooks ------------------------------------------------------------------
+    # Implemented in common.tasks.mashup.train (imported on use: it needs torch).
+
+    def check_train_config(self, cfg: Any) -> None:
+        from common.tasks.mashup.train import check_train_config
+
+        check_train_config(self, cfg)
+
+    def fold_data(self, cfg: Any, prep: Any, fold: int) -> Any:
+        from common.tasks.mashup.train import fold_data
+
+        return fold_data(cfg, prep, fold)
+
+    def make_validation(self, source: Any, *, soundscapes: Any, focal: Any, clips: Any,
+                        clip_samples: int, batch_size: int, fold: int,
+                        classes: list[str]) -> Any:
+        from common.tasks.mashup.train import make_validation
+
+        return make_validation(self, source, clips=clips, clip_samples=clip_samples,
+                               batch_size=batch_size, fold=fold, classes=classes)
+
+    def summarize_training(self, cfg: Any, prep: Any, fold_dirs: list[Path],
+                           summary_df: pd.DataFrame) -> Any:
+        from common.tasks.mashup.train import summarize_training
+
+        return summarize_training(cfg, prep, fold_dirs, summary_df)
