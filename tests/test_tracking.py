@@ -21,6 +21,7 @@ from common.report.tracking import (
     Tracker,
     TrackingConfig,
     make_tracker,
+    read_metrics,
     read_run_summary,
     tracker_for,
 )
@@ -80,6 +81,13 @@ def test_csv_tracker_writes_config_metrics_summary_figures_tables(tmp_path):
     assert len(metrics) == 9 and pd.isna(metrics["step"].iloc[-1])
     assert pd.isna(metrics["fold"].iloc[-1])
     assert read_run_summary(tmp_path / "run")["oof_auc"] == 0.66
+    # A re-run that logs the same epochs again: read_metrics keeps the last row of each.
+    with make_tracker("csv", tmp_path / "run") as again:
+        again.log_metrics({"val_auc": 0.9}, step=1, prefix="fold1/")
+    latest = read_metrics(tmp_path / "run")
+    assert len(latest) == 9 and len(pd.read_csv(folder / "metrics.csv")) == 10
+    last = latest[(latest["name"] == "fold1/val_auc") & (latest["step"] == 1)]
+    assert last["value"].tolist() == [0.9]
 
 
 def test_off_tracker_is_a_no_op(tmp_path):
@@ -87,7 +95,7 @@ def test_off_tracker_is_a_no_op(tmp_path):
     assert type(tracker) is Tracker
     _log_two_folds(tracker, tmp_path / "missing.png")
     assert not (tmp_path / "run").exists()
-    assert read_run_summary(tmp_path / "run") == {}
+    assert read_run_summary(tmp_path / "run") == {} and read_metrics(tmp_path / "run").empty
     with pytest.raises(ValueError, match="csv, wandb, off"):
         make_tracker("tensorboard", tmp_path)
 

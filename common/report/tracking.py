@@ -9,7 +9,8 @@ A stage holds one :class:`Tracker` and calls it; which one is a config choice
   ``<working_dir>/wandb/offline-run-*/``; upload it later with ``wandb sync <that dir>``.
 - ``off``: the base :class:`Tracker`, whose every method does nothing.
 
-:func:`read_run_summary` reads a run's tracked summary back, for leaderboards.
+:func:`read_run_summary` and :func:`read_metrics` read a run's tracked files back (leaderboards,
+plots).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pandas as pd
 from common.core.config import param
 
 __all__ = ["TRACKER_KINDS", "TrackingConfig", "Tracker", "CsvTracker", "WandbTracker",
-           "TrackerGroup", "make_tracker", "tracker_for", "read_run_summary"]
+           "TrackerGroup", "make_tracker", "tracker_for", "read_metrics", "read_run_summary"]
 
 TRACKER_KINDS = ("csv", "wandb", "off")
 TRACKING_DIR = "tracking"
@@ -234,6 +235,17 @@ def tracker_for(config: TrackingConfig, working_dir: str | Path,
     """:func:`make_tracker` from a stage's nested :class:`TrackingConfig`."""
     return make_tracker(config.tracker, working_dir, config.run_name or default_run_name,
                         config.project, config.wandb_mode)
+
+
+def read_metrics(working_dir: str | Path) -> pd.DataFrame:
+    """``tracking/metrics.csv`` with one row per (step, fold, name): a resumed or re-run stage
+    appends rows again and the last one wins. Empty (same columns) when nothing was tracked."""
+    path = Path(working_dir) / TRACKING_DIR / "metrics.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=list(METRIC_COLUMNS))
+    df = pd.read_csv(path)
+    keys = ["step", "fold", "name"]
+    return df.drop_duplicates(keys, keep="last").reset_index(drop=True)
 
 
 def read_run_summary(working_dir: str | Path) -> dict[str, Any]:
