@@ -20,6 +20,8 @@ from common.report.tracking import (
     CsvTracker,
     Tracker,
     TrackingConfig,
+    log_fold_summary,
+    log_history,
     make_tracker,
     read_metrics,
     read_run_summary,
@@ -88,6 +90,24 @@ def test_csv_tracker_writes_config_metrics_summary_figures_tables(tmp_path):
     assert len(latest) == 9 and len(pd.read_csv(folder / "metrics.csv")) == 10
     last = latest[(latest["name"] == "fold1/val_auc") & (latest["step"] == 1)]
     assert last["value"].tolist() == [0.9]
+
+
+def test_history_and_fold_summary_tables_become_metrics_and_summary(tmp_path):
+    history_df = pd.DataFrame({"fold": [0, 0, 1], "epoch": [0, 1, 0], "lr": [1e-3, 5e-4, 1e-3],
+                               "val_soundscape_auc": [0.6, 0.7, 0.65], "note": ["", "best", ""]})
+    summary_df = pd.DataFrame({"fold": [0, 1], "best_epoch": [1, 0],
+                               "val_soundscape_auc": [0.7, 0.65], "checkpoint": ["a", "b"]})
+    with make_tracker("csv", tmp_path) as tracker:
+        log_history(tracker, history_df)
+        log_fold_summary(tracker, summary_df)
+    metrics = read_metrics(tmp_path)
+    assert len(metrics) == 6 and set(metrics["name"]) == {
+        "fold0/lr", "fold0/val_soundscape_auc", "fold1/lr", "fold1/val_soundscape_auc"}
+    assert metrics[metrics["name"] == "fold0/val_soundscape_auc"]["step"].tolist() == [0, 1]
+    assert read_run_summary(tmp_path) == {
+        "fold0/best_epoch": 1.0, "fold0/val_soundscape_auc": 0.7,
+        "fold1/best_epoch": 0.0, "fold1/val_soundscape_auc": 0.65}
+    assert (tmp_path / "tracking" / "tables" / "fold_summary.csv").is_file()
 
 
 def test_off_tracker_is_a_no_op(tmp_path):

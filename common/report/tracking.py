@@ -28,7 +28,8 @@ import pandas as pd
 from common.core.config import param
 
 __all__ = ["TRACKER_KINDS", "TrackingConfig", "Tracker", "CsvTracker", "WandbTracker",
-           "TrackerGroup", "make_tracker", "tracker_for", "read_metrics", "read_run_summary"]
+           "TrackerGroup", "make_tracker", "tracker_for", "log_history", "log_fold_summary",
+           "read_metrics", "read_run_summary"]
 
 TRACKER_KINDS = ("csv", "wandb", "off")
 TRACKING_DIR = "tracking"
@@ -235,6 +236,33 @@ def tracker_for(config: TrackingConfig, working_dir: str | Path,
     """:func:`make_tracker` from a stage's nested :class:`TrackingConfig`."""
     return make_tracker(config.tracker, working_dir, config.run_name or default_run_name,
                         config.project, config.wandb_mode)
+
+
+def _numeric_items(row: pd.Series, skip: tuple[str, ...]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in row.items()
+            if k not in skip and pd.api.types.is_number(v) and not pd.api.types.is_bool(v)}
+
+
+def log_history(tracker: Tracker, history_df: pd.DataFrame, step_column: str = "epoch",
+                group_column: str = "fold") -> None:
+    """Log a per-epoch table (nb02's ``training_log.csv``: fold, epoch, lr, losses, AUCs) as
+    metrics: one call per row, ``step`` from ``step_column``, prefix ``fold<k>/``; numeric
+    columns only."""
+    for _, row in history_df.iterrows():
+        prefix = f"{group_column}{int(row[group_column])}/" if group_column in row else ""
+        tracker.log_metrics(_numeric_items(row, (step_column, group_column)),
+                            step=int(row[step_column]), prefix=prefix)
+
+
+def log_fold_summary(tracker: Tracker, summary_df: pd.DataFrame,
+                     group_column: str = "fold") -> None:
+    """Log one row per fold (nb02's ``fold_summary.csv``) as summary keys ``fold<k>/<column>``
+    (numeric columns only) and the table itself as ``fold_summary``."""
+    for _, row in summary_df.iterrows():
+        prefix = f"{group_column}{int(row[group_column])}/"
+        values = _numeric_items(row, (group_column,))
+        tracker.log_summary({prefix + name: value for name, value in values.items()})
+    tracker.log_table("fold_summary", summary_df)
 
 
 def read_metrics(working_dir: str | Path) -> pd.DataFrame:
