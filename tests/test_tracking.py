@@ -108,6 +108,12 @@ def test_history_and_fold_summary_tables_become_metrics_and_summary(tmp_path):
         "fold0/best_epoch": 1.0, "fold0/val_soundscape_auc": 0.7,
         "fold1/best_epoch": 0.0, "fold1/val_soundscape_auc": 0.65}
     assert (tmp_path / "tracking" / "tables" / "fold_summary.csv").is_file()
+    rounds_df = pd.DataFrame({"round": [0, 1], "model": ["teacher", "student r1"],
+                              "oof_auc": [0.7, 0.72]})
+    with make_tracker("csv", tmp_path / "nb03") as tracker:
+        log_history(tracker, rounds_df, step_column="round", group_column=None)
+    rounds = read_metrics(tmp_path / "nb03")
+    assert rounds["name"].tolist() == ["oof_auc"] * 2 and rounds["step"].tolist() == [0, 1]
 
 
 def test_off_tracker_is_a_no_op(tmp_path):

@@ -244,12 +244,12 @@ def _numeric_items(row: pd.Series, skip: tuple[str, ...]) -> dict[str, float]:
 
 
 def log_history(tracker: Tracker, history_df: pd.DataFrame, step_column: str = "epoch",
-                group_column: str = "fold") -> None:
+                group_column: str | None = "fold") -> None:
     """Log a per-epoch table (nb02's ``training_log.csv``: fold, epoch, lr, losses, AUCs) as
-    metrics: one call per row, ``step`` from ``step_column``, prefix ``fold<k>/``; numeric
-    columns only."""
+    metrics: one call per row, ``step`` from ``step_column``, prefix ``fold<k>/`` (none when
+    ``group_column`` is ``None``, as for nb03's rounds table); numeric columns only."""
     for _, row in history_df.iterrows():
-        prefix = f"{group_column}{int(row[group_column])}/" if group_column in row else ""
+        prefix = f"{group_column}{int(row[group_column])}/" if group_column else ""
         tracker.log_metrics(_numeric_items(row, (step_column, group_column)),
                             step=int(row[step_column]), prefix=prefix)
 
