@@ -17,7 +17,8 @@ combination) in a subprocess by default, so a crash or out-of-memory kills one r
 score is the same for every run: the CV macro ROC-AUC on held-out soundscape windows (mean and
 std of the per-fold best-epoch scores), the out-of-fold AUC over all folds, and the mean
 per-class out-of-fold AUC per taxon. ``leaderboard.csv`` gets one row per run (every swept
-value, status ok/failed with the error, scores, seconds) and ``leaderboard.png`` plots it.
+value, status ok/failed with the error, scores, seconds, and ``tracked.<key>`` columns with the
+run's tracked summary when it ran with a tracker) and ``leaderboard.png`` plots it.
 Re-running skips runs already ``ok``; failed runs are tried again.
 """
 
@@ -52,6 +53,7 @@ from common.core.config import (
 )
 from common.report import training_plots as plots
 from common.report.plots import save_figure
+from common.report.tracking import read_run_summary
 
 __all__ = ["SUBSET_KEYS", "parse_grid", "expand_grid", "run_id_of", "run_config",
            "score_run", "run_sweep", "main"]
@@ -154,7 +156,9 @@ def run_config(preset: str, input_root: str | Path, run_dir: Path, fixed: dict[s
 
 
 def score_run(run_dir: Path) -> dict[str, Any]:
-    """The run's scores from nb02's files: fold mean/std, OOF AUC, per-taxon mean AUC."""
+    """The run's scores from nb02's files: fold mean/std, OOF AUC, per-taxon mean AUC, and the
+    run's tracked summary (:func:`common.report.tracking.read_run_summary`) as ``tracked.<key>``
+    columns when the run was tracked."""
     folds = pd.read_csv(run_dir / "fold_summary.csv")
     per_fold = pd.to_numeric(folds.get("val_soundscape_auc"), errors="coerce").dropna()
     report = json.loads((run_dir / "train_report.json").read_text())
@@ -168,6 +172,7 @@ def score_run(run_dir: Path) -> dict[str, Any]:
     for taxon, rows in per_class.groupby("class_name"):
         values = pd.to_numeric(rows["oof_soundscape_auc"], errors="coerce").dropna()
         row[f"auc_{taxon}"] = float(values.mean()) if len(values) else math.nan
+    row.update({f"tracked.{key}": value for key, value in read_run_summary(run_dir).items()})
     return row
 
 

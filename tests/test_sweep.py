@@ -75,3 +75,25 @@ def test_sweep_leaderboard_failure_and_resume(tmp_path, prepped_input_root):
             for r in ok["run_id"]} == mtimes
     merged = again.set_index("run_id").loc[ok["run_id"], "cv_auc_mean"]
     assert merged.tolist() == pytest.approx(ok["cv_auc_mean"].tolist())
+
+
+def test_score_run_adds_tracked_summary_columns(tmp_path):
+    from common.report.tracking import CsvTracker
+    from devtools.sweep import _write_leaderboard, score_run
+
+    pd.DataFrame({"fold": [0, 1], "val_soundscape_auc": [0.7, 0.8]}).to_csv(
+        tmp_path / "fold_summary.csv", index=False)
+    (tmp_path / "train_report.json").write_text('{"oof_soundscape_auc": 0.75}')
+    pd.DataFrame({"primary_label": ["a", "b"], "class_name": ["Aves", "Aves"],
+                  "oof_soundscape_auc": [0.6, 0.9]}).to_csv(tmp_path / "per_class_auc.csv",
+                                                             index=False)
+    untracked = score_run(tmp_path)
+    assert not [key for key in untracked if key.startswith("tracked.")]
+    CsvTracker(tmp_path).log_summary({"fold0/best_epoch": 3, "oof_auc": 0.75})
+    row = score_run(tmp_path)
+    assert row["tracked.fold0/best_epoch"] == 3 and row["tracked.oof_auc"] == 0.75
+    assert row["cv_auc_mean"] == pytest.approx(0.75) and row["auc_Aves"] == pytest.approx(0.75)
+    _write_leaderboard(pd.DataFrame([{"run_id": "r1", "status": "ok", **row}]),
+                       tmp_path / "leaderboard.csv", [])
+    board = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert board.loc[0, "tracked.fold0/best_epoch"] == 3
