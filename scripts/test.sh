@@ -8,5 +8,7 @@ bash scripts/setup_env.sh
 # test recording: --no-deps keeps its own pins (tqdm, lightning, wandb) out of the venv.
 .venv/bin/python -m pip install --quiet -r requirements-teachers.txt
 .venv/bin/python -m pip install --quiet --no-deps opensoundscape==0.13.2
+# Optional Weights & Biases tracking (--tracker wandb), so that its offline-run test runs.
+.venv/bin/python -m pip install --quiet -r requirements-tracking.txt
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

@@ -43,3 +43,13 @@ def test_config_shows_only_what_differs_and_who_set_it(capsys):
     assert "graph" in lines and lines["graph"].split()[-1] == "preset"  # smoke: eager
     assert "combine" not in lines  # unchanged values are not listed
     assert len(out) < 3000
+
+
+def test_report_and_markdown_print_readably_in_a_script(capsys, tmp_path):
+    show.show_report({"n_rows": 12, "tta": ("orig", "reverse"), "events": ["x" * 300]},
+                     output_dir=tmp_path)
+    show.show_markdown("**Messy mashup.** One genre per clip.")
+    out = capsys.readouterr().out
+    assert "n_rows" in out and "orig,reverse" in out and f"outputs in {tmp_path}" in out
+    assert max(len(line) for line in out.splitlines()) < 160  # long values are cut
+    assert "One genre per clip" in out and "IPython" not in out

@@ -4,5 +4,8 @@
 - ``data_plots``: nb01's figures (class counts, durations, folds, bad files, mashup recipes);
 - ``training_plots``: learning curves, per-class scores, the sweep leaderboard;
 - ``prediction_plots``: predictions over time, clip predictions, confidence, confusion matrices;
-- ``show``: ``show_table``, ``show_figures``, ``show_config`` for notebooks and scripts.
+- ``show``: ``show_table``, ``show_figures``, ``show_config``, ``show_report``,
+  ``show_markdown``: the same calls read well in Jupyter and in a script's log;
+- ``tracking``: experiment trackers (``csv`` by default, ``wandb`` offline or online, ``off``)
+  and the readers the sweep leaderboard uses.
 """

@@ -88,3 +88,31 @@ def show_config(config) -> None:
              "(--help lists every parameter)")
     table = pd.DataFrame(rows, columns=["parameter", "value", "default", "set by"])
     show_table(table.set_index("parameter"), max_rows=200, title=title)
+
+
+def show_markdown(text: str) -> None:
+    """Show prose: rendered Markdown in a notebook, the plain text in a script's log."""
+    if not text:
+        return
+    if running_in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+        return
+    print(text)
+
+
+def show_report(report: dict[str, Any], output_dir: str | Path | None = None,
+                title: str = "Summary") -> None:
+    """Show a stage's ``report`` as a two-column table (nested values as compact text), then
+    where its outputs are; the same closing cell in every notebook."""
+    rows = [{"item": key, "value": _compact(value)} for key, value in report.items()]
+    show_table(pd.DataFrame(rows, columns=["item", "value"]).set_index("item"),
+               max_rows=200, title=title)
+    if output_dir is not None:
+        print(f"outputs in {output_dir}")
+
+
+def _compact(value: Any, width: int = 100) -> str:
+    text = _shown(value) if not isinstance(value, (dict, list)) else repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
