@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,20 @@ def test_crash_then_resume_loses_nothing_and_redoes_nothing(tmp_path, tiny_compe
     full = run_prep(_cfg(input_root, tmp_path / "fresh", workers=1))
     assert sorted(result.train_df["filename"]) == sorted(full.train_df["filename"])
     assert result.bad_df["filename"].tolist() == full.bad_df["filename"].tolist()
+
+
+def test_a_finished_cache_reports_every_focal_clip_done_and_no_more(tmp_path, tiny_competition,
+                                                                     caplog):
+    # The scan also holds soundscapes; the focal-clip line must not count them as clips.
+    input_root = make_input_root(tmp_path, tiny_competition.competition_dir)
+    cfg = _cfg(input_root, tmp_path / "out", workers=1)
+    run_prep(cfg)
+    with caplog.at_level("INFO"):
+        run_prep(cfg)
+    line = next(r.getMessage() for r in caplog.records if "projected focal-clip cache" in
+                r.getMessage())
+    clips, done = (int(x) for x in re.findall(r"\((\d+) clips, (\d+) of them", line)[0])
+    assert clips == done > 0, line
 
 
 def test_cache_budget_fails_early_with_the_fix(tmp_path, tiny_competition):

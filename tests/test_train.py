@@ -78,6 +78,13 @@ def test_smoke_run_writes_tables_plots_and_metadata(smoke_run, prep):
     assert meta["id"].endswith("/birdclef-2026-models")
     assert json.loads((out / "train_config.json").read_text())["folds"] == [0, 1]
     assert not list((out / "resume").glob("*.pt")), "resume states are removed when done"
+    # the default csv tracker holds the config, every fold's epochs and the fold summaries
+    from common.report.tracking import read_metrics, read_run_summary
+
+    metrics = read_metrics(out)
+    assert set(metrics["fold"]) == {0, 1} and "fold1/val_soundscape_auc" in set(metrics["name"])
+    assert "fold0/best_epoch" in read_run_summary(out)
+    assert (out / "tracking" / "config.json").is_file()
     assert result.report["folds_done"] == [0, 1]
 
 

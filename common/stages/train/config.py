@@ -30,6 +30,7 @@ from common.audio.augment import SpecAugmentConfig, WaveAugmentConfig
 from common.core.config import StageConfig, param
 from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig
+from common.report.tracking import TrackingConfig
 
 __all__ = ["OptimConfig", "DataConfig", "LossConfig", "SessionConfig", "TrainConfig",
            "CHECKPOINT_RULES", "checkpoint_rule", "check_config", "resolve_folds"]
@@ -134,6 +135,7 @@ class TrainConfig(StageConfig):
     model: ModelConfig = param(ModelConfig(), "backbone and head settings")
     wave_augment: WaveAugmentConfig = param(WaveAugmentConfig(), "waveform augmentation")
     spec_augment: SpecAugmentConfig = param(SpecAugmentConfig(), "SpecAugment masks")
+    tracking: TrackingConfig = param(TrackingConfig(), "experiment tracking: csv, wandb or off")
 
     STAGE: ClassVar[str] = "train"  # names its dataset and the task defaults it takes
     # Dotted fields (or whole groups) that may differ between the session that wrote a resume

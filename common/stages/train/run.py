@@ -18,6 +18,8 @@ Outputs in the working dir (published as the ``models`` dataset):
   ``dataset-metadata.json``, and the task's out-of-fold files (BirdCLEF:
   ``oof_soundscapes.csv``, ``oof_focal.csv``, ``per_class_auc.csv``; see the task's
   ``summarize_training``);
+- ``tracking/``: the run in the experiment tracker (``tracking.tracker``: ``csv`` files by
+  default, a Weights & Biases run with ``wandb``; :mod:`.track`);
 - ``folds/<short>_fold<k>/``: per-fold history and OOF files, merged into the above
   (:mod:`.summary`);
 - ``resume/<short>_fold<k>.pt``: the resume state, written atomically after every epoch and
@@ -42,6 +44,7 @@ from common.stages.train.items import check_sample_rate
 from common.stages.train.layout import json_default
 from common.stages.train.multigpu import prep_dir, resolve_processes, run_parallel, train_folds
 from common.stages.train.summary import TrainResult, summarize_run
+from common.stages.train.track import track_training
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +72,5 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     result.report["seconds"] = round(time.time() - t0, 1)
     (out / "train_report.json").write_text(json.dumps(result.report, indent=2,
                                                       default=json_default) + "\n")
+    track_training(cfg, result)
     return result

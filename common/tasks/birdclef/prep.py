@@ -84,8 +84,9 @@ def _check_cache_budget(cfg: PrepConfig, audio_dir: Path, filenames: pd.Series,
     """Fail before hours of decoding if the focal-clip cache could not be saved as output."""
     durations = audio_durations(audio_dir / fn for fn in filenames)
     projected = project_cache_gb(durations, cfg.cache_limit_seconds, cfg.sample_rate)
-    log.info("projected focal-clip cache: %.2f GB (%d clips, %d already done)",
-             projected, len(durations), len(done))
+    # ``done`` also holds soundscapes: count only the focal clips it already has.
+    log.info("projected focal-clip cache: %.2f GB (%d clips, %d of them already done)",
+             projected, len(durations), len(done.intersection(filenames)))
     check_cache_budget(projected, cfg.max_cache_gb, "the audio cache",
                        f"lower --cache-seconds (now {cfg.cache_seconds})")
 
