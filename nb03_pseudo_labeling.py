@@ -54,7 +54,8 @@ from IPython.display import Image, display  # noqa: E402
 
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
-from common.stages.pseudo.run import PseudoConfig, run_pseudo  # noqa: E402
+from common.stages.pseudo.config import PseudoConfig  # noqa: E402
+from common.stages.pseudo.run import run_pseudo  # noqa: E402
 
 # %% [markdown]
 # ## Parameters

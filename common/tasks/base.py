@@ -25,10 +25,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from common.data.windows import PrepData
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
 
 __all__ = ["DATASET_SUFFIXES", "Task", "order_like_sample", "sigmoid", "softmax"]
 
@@ -214,3 +221,29 @@ class Task(ABC):
         """The config class of a stage for this task: ``base``, or a subclass of it that adds
         the task's own fields (kept in the task's folder, not in the stage)."""
         return base
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    @abstractmethod
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """How nb03 labels this task's unlabelled audio (a
+        :class:`common.stages.pseudo.labels.PseudoLabeller`): which files it scores, the
+        tables and views a round writes, the validation scores it compares, the subsets."""
+
+    def student_changes(self) -> dict[str, Any]:
+        """Changes to a student's nb02 config after the strong augmentation presets,
+        ``{dotted or unique leaf name: value}`` (none by default)."""
+        return {}
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    @abstractmethod
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """How nb04 turns window probabilities into this task's submission rows, figures and
+        report entries (a :class:`common.stages.infer.rows.SubmissionRows`)."""
+
+    def check_infer_config(self, cfg: InferConfig) -> None:
+        """Raise ``ValueError`` for nb04 options that do not apply to this task (none by
+        default)."""
+        return None

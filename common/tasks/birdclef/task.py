@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,13 @@ import pandas as pd
 from common.core import metrics
 from common.data import competition as comp
 from common.tasks.base import Task, check_prediction_table, order_like_sample, sigmoid
+
+if TYPE_CHECKING:
+    from common.data.windows import PrepData
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
 
 
 @dataclass(frozen=True)
@@ -71,3 +78,21 @@ class BirdclefTask(Task):
                            columns=pd.Index(classes, dtype=object))
         out.insert(0, self.id_column, pd.Series(ids, dtype=object))
         return order_like_sample(out, sample_df, self.id_column)
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """Soft labels per 5-s window of the unlabelled train soundscapes, curated subsets
+        (:mod:`common.tasks.birdclef.pseudo`)."""
+        from common.tasks.birdclef.pseudo import WindowLabeller
+
+        return WindowLabeller(cfg, prep, competition_dir)
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """One row per 5-s window (:mod:`common.tasks.birdclef.infer`)."""
+        from common.tasks.birdclef.infer import WindowRows
+
+        return WindowRows(cfg, classes)

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from common.core import metrics
 from common.tasks.base import Task, check_prediction_table, order_like_sample, softmax
+
+if TYPE_CHECKING:
+    from common.data.windows import PrepData
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
 
 # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing music
 # backwards keeps its tempo and timbre statistics but turns every attack (drum hits, plucked and
@@ -73,11 +80,11 @@ class MashupTask(Task):
             # (windows pooled per clip) is at least 0.95.
             "min_confidence": 0.95,
             # nb04's views, so that the probabilities cut at 0.95 are the submission's.
-            "tta": MUSIC_TTA,
+            "predict.tta": MUSIC_TTA,
             # Curated positives and hard negatives are multi-label notions.
             "positive_fractions": (), "negative_thresholds": (),
         },
-        "infer": {"test_dir": "test", "tta": MUSIC_TTA},
+        "infer": {"test_dir": "test", "predict.tta": MUSIC_TTA},
     }
 
     def stage_defaults(self, stage: str) -> dict[str, Any]:
@@ -88,6 +95,10 @@ class MashupTask(Task):
             from common.tasks.mashup.prep_config import MashupPrepConfig
 
             return MashupPrepConfig
+        if getattr(base, "STAGE", "") == "infer":
+            from common.tasks.mashup.infer_config import MashupInferConfig
+
+            return MashupInferConfig
         return base
 
     # -- labels ------------------------------------------------------------------------------
@@ -138,3 +149,37 @@ class MashupTask(Task):
         out = pd.DataFrame({self.id_column: pd.Series(ids, dtype=object),
                             self.label_column: pd.Series(labels, dtype=object)})
         return order_like_sample(out, sample_df, self.id_column)
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """Labels per test clip of nb04's ``test_dir``, windows pooled
+        (:mod:`common.tasks.mashup.pseudo`)."""
+        from common.tasks.mashup.pseudo import ClipLabeller
+
+        return ClipLabeller(cfg, prep, competition_dir,
+                            test_dir=self.STAGE_DEFAULTS["infer"]["test_dir"])
+
+    def student_changes(self) -> dict[str, Any]:
+        """The task's own augmentation choices of nb02 stay on top of the strong presets (no
+        in-batch simulator: it unions the mixed clips' labels), and the feature baseline is
+        not refitted (it never sees the pseudo labels; the models dataset holds it)."""
+        augment = {k: v for k, v in self.STAGE_DEFAULTS["train"].items() if "augment" in k}
+        return {**augment, "feature_baseline": False}
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """Windows pooled per clip, the feature blend, one genre per clip
+        (:mod:`common.tasks.mashup.infer`)."""
+        from common.tasks.mashup.infer import ClipRows
+
+        return ClipRows(self, cfg, classes)
+
+    def check_infer_config(self, cfg: InferConfig) -> None:
+        """Smoothing and the power shape per-window probabilities: not for one label per clip."""
+        if len(cfg.smoothing_kernel) > 1 or cfg.prob_power != 1.0:
+            raise ValueError(f"smoothing_kernel and prob_power shape per-window probabilities "
+                             f"for AUC; the {self.name} task pools windows into one label per "
+                             "clip: leave them at their defaults")
