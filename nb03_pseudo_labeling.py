@@ -64,7 +64,7 @@ from common.stages.pseudo.run import run_pseudo  # noqa: E402
 # teacher on the GPU). `OVERRIDES` changes any field of `PseudoConfig`, e.g.
 # `{"soundscapes": "all", "target_power": 1.5, "warm_start": True, "rounds": 3}` (messy
 # mashup: `{"min_confidence": 0.9, "clip_targets": "soft"}`); command-line flags win over both.
-# `TASK` picks the competition and its defaults (`PseudoConfig.TASK_OVERRIDES`).
+# `TASK` picks the competition and its defaults (`common.tasks`: slugs, TTA views, threshold).
 
 # %% tags=["parameters"]
 PRESET = "default"

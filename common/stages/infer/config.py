@@ -7,9 +7,9 @@ teacher pass runs the same engine, so :class:`common.stages.pseudo.config.Pseudo
 same class instead of copying its fields. Every leaf name is unique, so the short names of the
 flat configs keep working as flags and ``OVERRIDES`` keys (``--tta``, ``--batch-windows``).
 
-The TTA view list ``tta`` is a task fact (BirdCLEF: the four waveform views; messy mashup:
-SpecAugment'd passes, set by the task's stage defaults); ``max_views`` is the scale knob that
-presets turn (the first ``max_views`` views of that list).
+The TTA view list ``tta`` is a task fact (BirdCLEF: the four waveform views; a music task sets
+SpecAugment'd passes in its stage defaults); ``max_views`` is the scale knob that presets turn
+(the first ``max_views`` views of that list).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class InferConfig(StageConfig):
     """nb04 parameters; defaults are the Kaggle recipe (all TTA views, mean of logits).
 
     A task may extend it with fields of its own (:meth:`common.tasks.base.Task.config_class`:
-    the messy mashup's feature blend) and checks the options against itself
+    a feature-model blend) and checks the options against itself
     (:meth:`common.tasks.base.Task.check_infer_config`).
     """
 
