@@ -9,6 +9,7 @@ submission's rows first. The figures are species x time for the first few sounds
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from common.stages.infer.rows import SubmissionRows
 from common.stages.infer.submission import build_submission, validate_submission
 
 if TYPE_CHECKING:
+    from common.stages.infer.config import InferConfig
     from common.stages.infer.predictor import Predictions
 
 __all__ = ["WindowRows"]
@@ -32,8 +34,10 @@ log = logging.getLogger(__name__)
 class WindowRows(SubmissionRows):
     """Fill, smooth and sharpen the window probabilities; one row per window."""
 
-    predictions: Predictions | None = None
-    probs: np.ndarray | None = None  # (windows, classes) final probabilities, after build
+    def __init__(self, cfg: InferConfig, classes: Sequence[str]) -> None:
+        super().__init__(cfg, classes)
+        self.predictions: Predictions | None = None
+        self.probs: np.ndarray | None = None  # (windows, classes) final, set by build
 
     def build(self, predictions: Predictions | None, probs: np.ndarray,
               sample_df: pd.DataFrame, out: Path) -> pd.DataFrame:

@@ -34,6 +34,8 @@ from common.stages.pseudo.labels import PseudoAudio, PseudoLabeller
 from common.stages.pseudo.tables import class_counts, hard_label_table, pseudo_label_table
 
 if TYPE_CHECKING:
+    from common.data.windows import PrepData
+    from common.stages.pseudo.config import PseudoConfig
     from common.stages.pseudo.score import Scored
 
 __all__ = ["SOUNDSCAPE_DIR", "WindowLabeller", "soundscape_files"]
@@ -63,9 +65,9 @@ class WindowLabeller(PseudoLabeller):
     dataset_title = "BirdCLEF 2026 pseudo labels (nb03)"
     summary_keys = ("n_windows", "n_windows_with_positive", "students")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        soundscapes = self.prep.soundscape_df
+    def __init__(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path) -> None:
+        super().__init__(cfg, prep, competition_dir)
+        soundscapes = prep.soundscape_df
         self.labelled = set(soundscapes["filename"].astype(str))
         self.file_folds = {str(f): int(k) for f, k in zip(soundscapes["filename"],
                                                           soundscapes["fold"])}

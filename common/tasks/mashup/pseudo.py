@@ -48,6 +48,8 @@ from common.stages.pseudo.tables import (
 )
 
 if TYPE_CHECKING:
+    from common.data.windows import PrepData
+    from common.stages.pseudo.config import PseudoConfig
     from common.stages.pseudo.score import Scored
 
 __all__ = ["ClipLabeller"]
@@ -62,9 +64,10 @@ class ClipLabeller(PseudoLabeller):
     trim_cache_padding = True  # a cached clip is the decoded file: nb02 crops inside it
     summary_keys = ("n_clips_scored", "n_clips", "share_kept", "students")
 
-    def __init__(self, *args: Any, test_dir: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.test_dir = test_dir
+    def __init__(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path,
+                 test_dir: str) -> None:
+        super().__init__(cfg, prep, competition_dir)
+        self.test_dir = test_dir  # nb04's test folder: the unlabelled audio
         self.prefix = f"{test_dir.strip('/')}/"
         self.dataset_title = f"{self.cfg.task} pseudo labels (nb03)"
 

@@ -158,8 +158,7 @@ class MashupTask(Task):
         (:mod:`common.tasks.mashup.pseudo`)."""
         from common.tasks.mashup.pseudo import ClipLabeller
 
-        return ClipLabeller(cfg, prep, competition_dir,
-                            test_dir=self.STAGE_DEFAULTS["infer"]["test_dir"])
+        return ClipLabeller(cfg, prep, competition_dir, self.STAGE_DEFAULTS["infer"]["test_dir"])
 
     def student_changes(self) -> dict[str, Any]:
         """The task's own augmentation choices of nb02 stay on top of the strong presets (no
