@@ -54,7 +54,8 @@ from IPython.display import Image, display  # noqa: E402
 
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
-from common.stages.pseudo.run import PseudoConfig, run_pseudo  # noqa: E402
+from common.stages.pseudo.config import PseudoConfig  # noqa: E402
+from common.stages.pseudo.run import run_pseudo  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -63,7 +64,7 @@ from common.stages.pseudo.run import PseudoConfig, run_pseudo  # noqa: E402
 # teacher on the GPU). `OVERRIDES` changes any field of `PseudoConfig`, e.g.
 # `{"soundscapes": "all", "target_power": 1.5, "warm_start": True, "rounds": 3}` (messy
 # mashup: `{"min_confidence": 0.9, "clip_targets": "soft"}`); command-line flags win over both.
-# `TASK` picks the competition and its defaults (`PseudoConfig.TASK_OVERRIDES`).
+# `TASK` picks the competition and its defaults (`common.tasks`: slugs, TTA views, threshold).
 
 # %% tags=["parameters"]
 PRESET = "default"

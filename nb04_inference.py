@@ -47,7 +47,8 @@ sys.path[:0] = [
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
 from common.report.show import show_figures, show_table  # noqa: E402
-from common.stages.infer.run import InferConfig, run_inference  # noqa: E402
+from common.stages.infer.config import InferConfig  # noqa: E402
+from common.stages.infer.run import run_inference  # noqa: E402
 
 # %% [markdown]
 # ## Parameters

@@ -37,9 +37,9 @@ from common.core.runtime import cpu_count  # noqa: E402
 from common.model.checkpoint import save_checkpoint  # noqa: E402
 from common.model.frontend import FrontendConfig  # noqa: E402
 from common.model.sed import ModelConfig, build_model  # noqa: E402
+from common.stages.infer.config import InferConfig  # noqa: E402
 from common.stages.infer.members import load_members  # noqa: E402
 from common.stages.infer.predictor import EnsemblePredictor  # noqa: E402
-from common.stages.infer.run import InferConfig  # noqa: E402
 from common.stages.infer.tta import fold_duplicate_views  # noqa: E402
 
 SR = 32000
@@ -105,7 +105,7 @@ def main() -> None:
     model_cfg = ModelConfig(backbone=args.backbone)
     classes = [f"sp{k:03d}" for k in range(234)]
     cfg = dataclasses.replace(
-        apply_preset(InferConfig, "default"), tta=views, batch_windows=args.batch,
+        apply_preset(InferConfig, "default").predict, tta=views, batch_windows=args.batch,
         graph=args.graph, channels_last=bool(args.channels_last), time_budget_minutes=600.0,
         probe_files=10**6, threads=threads)
 

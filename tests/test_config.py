@@ -99,9 +99,9 @@ def test_help_falls_back_to_field_comments():
 
 def test_every_stage_config_shares_the_stage_fields():
     from common.core.config import StageConfig
-    from common.stages.infer.run import InferConfig
+    from common.stages.infer.config import InferConfig
     from common.stages.prep.config import PrepConfig
-    from common.stages.pseudo.run import PseudoConfig
+    from common.stages.pseudo.config import PseudoConfig
     from common.stages.train.config import TrainConfig
 
     for cls in (PrepConfig, TrainConfig, PseudoConfig, InferConfig):

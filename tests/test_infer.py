@@ -18,7 +18,8 @@ from common.data import competition as comp
 from common.model.checkpoint import save_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig, build_model
-from common.stages.infer.run import InferConfig, run_inference
+from common.stages.infer.config import InferConfig
+from common.stages.infer.run import run_inference
 from common.stages.infer.tta import VIEWS
 from common.tasks import get_task
 from common.tasks.mashup import GENRES
@@ -164,12 +165,13 @@ def mashup_config(input_root: Path, working_dir: Path, **changes) -> InferConfig
 
 def test_task_overrides_pick_the_mashup_inputs_and_music_views():
     birds = resolve_config(InferConfig, "default", argv=[])
-    assert birds.test_dir == "test_soundscapes" and birds.tta == VIEWS
+    assert birds.test_dir == "test_soundscapes" and birds.predict.tta == VIEWS
     mashup = resolve_config(InferConfig, "default", argv=["--task", "messy-mashup"])
     assert (mashup.competition, mashup.models_slug, mashup.pseudo_slug, mashup.test_dir) == (
         "messy-mashup", "messy-mashup-models", "messy-mashup-pseudo", "test")
-    assert mashup.tta[0] == "orig" and "reverse" not in mashup.tta
-    assert all(v.startswith("specaug") for v in mashup.tta[1:]) and len(mashup.tta) > 1
+    assert mashup.predict.tta[0] == "orig" and "reverse" not in mashup.predict.tta
+    assert all(v.startswith("specaug") for v in mashup.predict.tta[1:])
+    assert len(mashup.predict.tta) > 1
     with pytest.raises(ValueError, match="one label per clip"):
         replace_dotted(mashup, {"smoothing_kernel": (0.25, 0.5, 0.25)})
 

@@ -10,20 +10,13 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("common", "devtools")
 MAX_LINES = 400
 
 # Runtime modules over MAX_LINES, each with the reason. Only files that are over belong here:
 # the test fails on an entry that is back under the limit, so the list shrinks as modules split.
-OVERSIZED = {
-    "common/stages/infer/predictor.py": "being split (issue 11)",
-    "common/stages/infer/run.py": "being split (issue 11)",
-    "common/stages/pseudo/run.py": "being split (issue 11)",
-    "common/stages/train/run.py": "being split (issue 11)",
-}
+OVERSIZED: dict[str, str] = {}
 
 # Import cycles known today, each as its set of modules with the reason; the same rule as
 # OVERSIZED: the test fails on a new cycle and on an entry that is no longer a cycle.
@@ -232,16 +225,12 @@ def files_mentioning(pattern: re.Pattern[str], under: str = "common/") -> list[s
     return hits
 
 
-@pytest.mark.xfail(strict=True, reason="stage helpers are removing the branches; the lead "
-                   "removes this mark after merging")
 def test_the_second_competition_is_named_only_in_its_folder():
     hits = [hit for hit in files_mentioning(re.compile("mashup", re.IGNORECASE))
             if not hit.startswith(MASHUP_HOMES)]
     assert not hits, "'mashup' outside its task folder:\n" + "\n".join(hits)
 
 
-@pytest.mark.xfail(strict=True, reason="stage helpers are removing the branches; the lead "
-                   "removes this mark after merging")
 def test_stages_do_not_switch_on_the_task():
     pattern = re.compile("|".join(re.escape(word) for word in TASK_SWITCHES))
     hits = files_mentioning(pattern, under="common/stages/")

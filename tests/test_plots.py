@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 from common.report import data_plots, plots, prediction_plots, training_plots  # noqa: E402
+from common.tasks.mashup import plots as mashup_plots  # noqa: E402
 
 
 def test_confusion_matrix_counts_and_title(tmp_path):
@@ -39,10 +40,10 @@ def test_nb01_mashup_figures(tmp_path):
                           "stretch_rates": ["drums:1.1;bass:0.9", "other:1", "bass:1.2",
                                             "bass:0.8;drums:0.7"],
                           "n_stems": [2, 1, 1, 2]})
-    fig = data_plots.genre_fold_counts(songs, train, classes)
+    fig = mashup_plots.genre_fold_counts(songs, train, classes)
     heat = fig.axes[1].get_images()[0].get_array()
     np.testing.assert_array_equal(heat, [[1, 1, 0], [0, 1, 1]])  # folds x genres
-    fig = data_plots.mashup_recipes(train)
+    fig = mashup_plots.mashup_recipes(train)
     rates = sum(p.get_height() for p in fig.axes[2].patches)
     assert rates == 6 and "1 without noise" in fig.axes[1].get_title()
     bad = pd.DataFrame({"filename": ["train/blues/b/vocals.wav", "noise/dog.wav"],

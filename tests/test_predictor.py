@@ -12,9 +12,10 @@ from common.core.config import apply_preset
 from common.model.checkpoint import save_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig, build_model
+from common.stages.infer.config import InferConfig
+from common.stages.infer.decode import decode_ahead
 from common.stages.infer.members import load_members
-from common.stages.infer.predictor import EnsemblePredictor, decode_ahead
-from common.stages.infer.run import InferConfig
+from common.stages.infer.predictor import EnsemblePredictor
 
 CLASSES = ["65448", "grekis", "litjas"]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
@@ -54,7 +55,7 @@ def setup(tmp_path_factory):
 
 
 def config(**changes):
-    base = apply_preset(InferConfig, "smoke")
+    base = apply_preset(InferConfig, "smoke").predict
     return dataclasses.replace(base, **{"tta": ("orig", "reverse", "gain_up"), **changes})
 
 

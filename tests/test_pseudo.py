@@ -26,7 +26,9 @@ from common.data.competition import read_csv_str
 from common.data.prep_data import load_prep
 from common.data.windows import read_extra_windows
 from common.model.checkpoint import load_checkpoint
-from common.stages.pseudo.run import PseudoConfig, run_pseudo, student_config
+from common.stages.pseudo.config import PseudoConfig
+from common.stages.pseudo.run import run_pseudo
+from common.stages.pseudo.students import student_config
 from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
 from common.stages.train.config import TrainConfig
 from common.stages.train.items import fold_data
@@ -156,12 +158,12 @@ GENRE_LIST = list(GENRES)
 
 
 def test_mashup_task_defaults():
-    cfg = apply_preset(PseudoConfig, "smoke", "messy-mashup")
+    cfg = default_config(PseudoConfig, "messy-mashup")
     assert (cfg.competition, cfg.prep_slug, cfg.models_slug, cfg.dataset_slug) == (
         "messy-mashup", "messy-mashup-prep", "messy-mashup-models", "messy-mashup-pseudo")
     assert cfg.min_confidence == 0.95 and cfg.clip_targets == "hard"
-    assert "reverse" not in cfg.tta and cfg.tta[0] == "orig"
-    assert any(v.startswith("specaug") for v in cfg.tta)
+    assert "reverse" not in cfg.predict.tta and cfg.predict.tta[0] == "orig"
+    assert any(v.startswith("specaug") for v in cfg.predict.tta)
     with pytest.raises(ValueError, match="clip_targets"):
         PseudoConfig(clip_targets="fuzzy")
     # the smoke preset keeps every clip so the tiny end-to-end run reaches a student

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from common.stages.infer.submission import (
-    build_clip_submission,
     build_submission,
     file_row_ids,
     n_windows_for,
@@ -13,6 +12,7 @@ from common.stages.infer.submission import (
     validate_submission,
 )
 from common.tasks.mashup import TASK as MASHUP
+from common.tasks.mashup.infer import build_clip_submission
 
 CLASSES = ["65448", "grekis", "1234son01"]  # numeric-looking labels must stay strings
 

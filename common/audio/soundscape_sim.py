@@ -1,4 +1,4 @@
-"""The in-batch soundscape simulator ("messy mashup"): clean focal clips mixed into scenes.
+"""The in-batch soundscape simulator: clean focal clips mixed into noisy multi-species scenes.
 
 Each selected row of a training batch gets partner clips of other species from the same batch, at
 random circular offsets and relative levels, over real background at a random SNR, and its

@@ -1,13 +1,13 @@
 """Pure batched waveform augmentations: circular roll, coloured noise, SNR mixing, gain, mixup.
 
 Training clips are clean focal recordings; test windows are 5 s of a noisy field soundscape with
-overlapping calls. The lesson of the "messy mashup" winners is to build the test domain out of
-the training data: mix clean sources at random levels and offsets, put them over real background
-at a random SNR, add coloured noise, change the gain. Every function here works on a whole batch
-``(batch, samples)`` in torch on the batch's device (the GPU in training), so the loader only
-crops (:mod:`common.audio.crops`) and never starves the GPU. The in-batch soundscape simulator
-built on them is :mod:`common.audio.soundscape_sim`; the ``nn.Module`` chain that applies them in
-training is :mod:`common.audio.augment`.
+overlapping calls. The lesson of competitions won by simulating the test domain is to build it
+out of the training data: mix clean sources at random levels and offsets, put them over real
+background at a random SNR, add coloured noise, change the gain. Every function here works on a
+whole batch ``(batch, samples)`` in torch on the batch's device (the GPU in training), so the
+loader only crops (:mod:`common.audio.crops`) and never starves the GPU. The in-batch soundscape
+simulator built on them is :mod:`common.audio.soundscape_sim`; the ``nn.Module`` chain that
+applies them in training is :mod:`common.audio.augment`.
 
 Conventions (OpenSoundscape style):
 

@@ -9,7 +9,7 @@ matrix, a loss mask and a per-row weight (:class:`WindowItems`). Three kinds of 
 - ``crop = "window"``: a fixed window ``[start_seconds, start_seconds + 5)`` of a source file, e.g.
   a labelled soundscape window, or a row of an extra windows table (pseudo labels from nb03).
 
-Whole-clip tasks (one label per file, e.g. the mashup genres) validate on every 5-s window of
+Whole-clip tasks (one label per file, e.g. a music genre per clip) validate on every 5-s window of
 their held-out cached clips (:func:`clip_window_items`) and pool the window probabilities per
 clip (:func:`pool_clip_probs`), as nb04 does with the test files.
 
@@ -239,7 +239,7 @@ def clip_window_items(clips_df: pd.DataFrame, index_df: pd.DataFrame, classes: S
     windows are pooled back per clip with :func:`pool_clip_probs`.
 
     Args:
-        clips_df: ``filename`` (the cache key, e.g. ``mashups/<genre>/<file>.wav``),
+        clips_df: ``filename`` (the cache key, e.g. ``<folder>/<label>/<file>.wav``),
             ``primary_label`` and ``fold`` per clip (rows of ``train_folds.csv``).
         index_df: the cache index (``key, length, sample_rate, start_seconds``).
         classes: class labels in output order.
@@ -351,8 +351,8 @@ def background_windows(soundscape_df: pd.DataFrame, index_df: pd.DataFrame,
     soundscapes, and the windows of labelled soundscapes that are not listed in
     ``soundscape_df`` (nothing heard there). Listed (call) windows are never background, and
     files in ``exclude_files`` (a fold's validation soundscapes) are left out entirely. A
-    ``background`` entry shorter than one window (the mashup competition's noise clips are
-    ~5 s, some a little less) still gives one window at its start, repeated to length by
+    ``background`` entry shorter than one window (a task's noise clips may be ~5 s, some a
+    little less) still gives one window at its start, repeated to length by
     :meth:`common.data.loaders.AudioSource.window`.
 
     Returns:

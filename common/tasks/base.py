@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     from common.data.loaders import AudioSource
     from common.data.prep_data import PrepData
     from common.data.windows import WindowItems
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
     from common.stages.prep.config import PrepConfig
     from common.stages.prep.tables import PrepTables
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
     from common.stages.train.config import TrainConfig
     from common.stages.train.items import FoldData
     from common.stages.train.summary import TaskSummary
@@ -125,7 +129,7 @@ class Task(ABC):
     classes: tuple[str, ...] = ()  # the known class list in output order; () = read from data
     window_seconds: float = 5.0  # audio behind one model input, seconds
 
-    # Notebook text that differs by task, shown by the notebooks (``{stage: markdown}``).
+    # What each notebook does for this task, in Markdown (``{"nb01": ..., "nb04": ...}``).
     NOTES: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
@@ -138,6 +142,11 @@ class Task(ABC):
     def competition(self) -> str:
         """The competition folder under the input root (= the Kaggle competition slug)."""
         return self.name
+
+    def notes(self, notebook: str) -> str:
+        """Markdown on what ``notebook`` (``"nb01"``..``"nb04"``) does for this task; the
+        notebooks' own text is written for any task and shows this under the parameters."""
+        return self.NOTES.get(notebook, "")
 
     def slug(self, stage: str) -> str:
         """The dataset a stage publishes, ``<competition>-<suffix>`` (``birdclef-2026-prep``)."""
@@ -268,3 +277,29 @@ class Task(ABC):
         """The task's part of nb02's run summary from the finished folds' files
         (``fold_dirs``; ``summary_df``: one ``done.json`` row per fold): merged out-of-fold
         predictions and their scores, per-class table, figures, report entries."""
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    @abstractmethod
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """How nb03 labels this task's unlabelled audio (a
+        :class:`common.stages.pseudo.labels.PseudoLabeller`): which files it scores, the
+        tables and views a round writes, the validation scores it compares, the subsets."""
+
+    def student_changes(self) -> dict[str, Any]:
+        """Changes to a student's nb02 config after the strong augmentation presets,
+        ``{dotted or unique leaf name: value}`` (none by default)."""
+        return {}
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    @abstractmethod
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """How nb04 turns window probabilities into this task's submission rows, figures and
+        report entries (a :class:`common.stages.infer.rows.SubmissionRows`)."""
+
+    def check_infer_config(self, cfg: InferConfig) -> None:
+        """Raise ``ValueError`` for nb04 options that do not apply to this task (none by
+        default)."""
+        return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import rankdata
 
-from common.tasks.base import Task
+from common.tasks.base import Task, sigmoid
 
 __all__ = ["METHODS", "score_space", "combine_models", "smooth_windows", "pool_clips",
            "BudgetPlan", "plan_within_budget", "sigmoid", "to_probabilities"]
@@ -25,27 +25,21 @@ __all__ = ["METHODS", "score_space", "combine_models", "smooth_windows", "pool_c
 # logit_mean: mean of logits, then the task's activation (a geometric-style mean: one confident
 # model counts). prob_mean: mean of probabilities. rank_mean: mean of per-class ranks over all
 # test windows scaled to [0, 1] (insensitive to models with different calibration; AUC only uses
-# ranks). The activation is the task's (common.tasks.base.activation): sigmoid for multi-label
-# tasks,
-# softmax over classes for single-label ones; ``task=None`` means multi-label (BirdCLEF).
+# ranks). The activation is the task's (:meth:`common.tasks.base.Task.activation`: sigmoid for
+# multi-label tasks, softmax over classes for single-label ones); ``task=None`` means the
+# element-wise sigmoid.
 METHODS = ("logit_mean", "prob_mean", "rank_mean")
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function, float32 in, float32 out."""
-    x = np.asarray(x, dtype=np.float32)
-    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
 def to_probabilities(logits: np.ndarray, task: Task | None = None) -> np.ndarray:
     """``(rows, classes)`` logits -> float32 probabilities with the task's activation.
 
-    Multi-label (``task`` None or ``task.multilabel``): the element-wise :func:`sigmoid`.
-    Single-label: softmax over the last axis (:func:`common.tasks.base.activation`), rows sum to 1.
+    ``task=None``: the element-wise :func:`sigmoid` (a multi-label ensemble without a task).
     """
-    if task is None or task.multilabel:
+    logits = np.asarray(logits, dtype=np.float32)
+    if task is None:
         return sigmoid(logits)
-    return task.activation(np.asarray(logits, dtype=np.float32))
+    return task.activation(logits)
 
 
 def score_space(logits: np.ndarray, method: str, task: Task | None = None) -> np.ndarray:

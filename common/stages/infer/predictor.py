@@ -1,23 +1,25 @@
 """The prediction loop: decode ahead, batch windows across files, share spectrograms, keep time.
 
 ``EnsemblePredictor.predict(paths)`` decodes each file once in a thread that runs ahead of the
-models (``decode_ahead``), cuts it into the task's windows (5 s), batches windows across files,
-computes the frontend once per batch and waveform TTA view for all members that share a
-``FrontendConfig`` (SpecAugment views mask the ``orig`` spectrogram instead of running the
-frontend again), and runs each member's compiled ``spec -> logits`` runner on that spectrogram.
-It measures itself as it goes: after the first files it projects the rest of the run and, when
-the ensemble would not fit the time budget, drops TTA views, then models
-(``common.stages.infer.ensemble.plan_within_budget``), logging each decision. Past the deadline it
-stops;
-windows not predicted are left uncovered for the caller's fallback.
+models (:func:`common.stages.infer.decode.decode_ahead`), cuts it into the task's windows (5 s),
+batches windows across files, computes the frontend once per batch and waveform TTA view for all
+members that share a ``FrontendConfig`` (SpecAugment views mask the ``orig`` spectrogram instead
+of running the frontend again), and runs each member's compiled ``spec -> logits`` runner on that
+spectrogram. It measures itself as it goes: after the first files it projects the rest of the
+run and, when the ensemble would not fit the time budget, drops TTA views, then models
+(:func:`common.stages.infer.ensemble.plan_within_budget`), logging each decision. Past the
+deadline it stops; windows not predicted are left uncovered for the caller's fallback.
+
+:func:`predict_files` is the engine's one entry point for a stage (nb04's test files, nb03's
+unlabelled audio): the loop, then the combination of the members. Its settings are a
+:class:`common.stages.infer.config.PredictConfig`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +28,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from common.audio.io import AudioDecodeError, audio_duration, load_audio, window_frames
-from common.data import competition as comp
+from common.core.runtime import cpu_count
 from common.model.frontend import Frontend
-from common.stages.infer.ensemble import plan_within_budget, score_space
+from common.stages.infer.config import PredictConfig
+from common.stages.infer.decode import DecodedFile, decode_ahead, windows_from_header
+from common.stages.infer.ensemble import combine_models, plan_within_budget, score_space
 from common.stages.infer.members import Member, compile_runner, group_by_frontend
-from common.stages.infer.submission import file_row_ids, n_windows_for
+from common.stages.infer.submission import file_row_ids
 from common.stages.infer.tta import (
     apply_view,
     check_views,
@@ -43,57 +46,11 @@ from common.stages.infer.tta import (
 )
 
 if TYPE_CHECKING:
-    from common.stages.infer.run import InferConfig
+    from common.tasks.base import Task
 
-__all__ = ["DecodedFile", "decode_file", "decode_ahead", "Predictions", "EnsemblePredictor"]
+__all__ = ["EnsemblePredictor", "Predictions", "predict_files"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DecodedFile:
-    """One test file cut into windows (or the reason it could not be)."""
-
-    index: int
-    path: Path
-    windows: np.ndarray | None  # (n_windows, window_samples) float32
-    error: str = ""
-    decode_seconds: float = 0.0
-
-
-def decode_file(index: int, path: Path, sample_rate: int, window_samples: int) -> DecodedFile:
-    """Decode once and cut into consecutive windows (the last one zero-padded)."""
-    start = time.perf_counter()
-    try:
-        wave = load_audio(path, sample_rate)
-    except AudioDecodeError as err:
-        return DecodedFile(index, path, None, str(err), time.perf_counter() - start)
-    n = n_windows_for(len(wave), window_samples)
-    return DecodedFile(index, path, window_frames(wave, window_samples, n), "",
-                       time.perf_counter() - start)
-
-
-def decode_ahead(paths: Sequence[Path], sample_rate: int, window_samples: int, workers: int = 1,
-                 prefetch: int = 4) -> Iterator[DecodedFile]:
-    """Yield decoded files in order while a thread pool decodes up to ``prefetch`` ahead.
-
-    libsndfile releases the GIL, so decoding overlaps the model passes; the bounded queue keeps
-    memory at ``prefetch`` minutes of audio. Closing the generator cancels what is queued.
-    """
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode")
-    pending: dict[int, Any] = {}
-    try:
-        for i in range(min(len(paths), max(1, prefetch))):
-            pending[i] = pool.submit(decode_file, i, paths[i], sample_rate, window_samples)
-        for i in range(len(paths)):
-            result = pending.pop(i).result()
-            nxt = i + max(1, prefetch)
-            if nxt < len(paths):
-                pending[nxt] = pool.submit(decode_file, nxt, paths[nxt], sample_rate,
-                                           window_samples)
-            yield result
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +94,10 @@ class EnsemblePredictor:
 
     Args:
         members: loaded checkpoints (``load_members``); runners are compiled on first use.
-        cfg: the stage config (views, batch size, graph mode, budget).
+        cfg: the engine's settings (views, batch size, graph mode, budget).
         classes: submission columns; every member's outputs are permuted to this order.
+        task: the competition (its window and clip lengths, its activation for ``prob_mean``);
+            ``None``: the default task of :mod:`common.tasks`.
         clock: seconds, monotonic (``time.perf_counter``); tests inject a fake one.
         started_at: ``clock()`` when the notebook started; the deadline counts from it, so
             model loading and compiling are inside the budget.
@@ -146,9 +105,14 @@ class EnsemblePredictor:
             is one). Members are moved there.
     """
 
-    def __init__(self, members: Sequence[Member], cfg: InferConfig, classes: Sequence[str],
-                 clock: Callable[[], float] = time.perf_counter,
+    def __init__(self, members: Sequence[Member], cfg: PredictConfig, classes: Sequence[str],
+                 task: Task | None = None, clock: Callable[[], float] = time.perf_counter,
                  started_at: float | None = None, device: str | torch.device = "cpu") -> None:
+        if task is None:
+            from common.tasks import DEFAULT_TASK, get_task
+
+            task = get_task(DEFAULT_TASK)
+        self.task = task
         self.device = torch.device(device)
         self.members = list(members)
         for m in self.members:
@@ -158,7 +122,7 @@ class EnsemblePredictor:
         self.clock = clock
         self.started_at = clock() if started_at is None else started_at
         self.deadline = self.started_at + 60.0 * cfg.time_budget_minutes
-        self.views = check_views(cfg.tta)
+        self.views = check_views(cfg.views)
         self.groups = [_Group(Frontend(fc).to(self.device).eval(), idx)
                        for fc, idx in group_by_frontend(self.members).items()]
         self.model_keep = np.ones(len(self.members), bool)
@@ -218,7 +182,7 @@ class EnsemblePredictor:
         which seeds the SpecAugment views' masks.
         """
         out: dict[int, np.ndarray] = {}
-        task = self.cfg.task_spec
+        task = self.task
         for gi, g in enumerate(self.groups):
             active = [i for i in g.members if self.model_keep[i]]
             if not active:
@@ -298,7 +262,7 @@ class EnsemblePredictor:
         cfg, classes = self.cfg, self.classes
         paths = list(paths)
         rate = self.members[0].frontend_cfg.sample_rate
-        task = cfg.task_spec
+        task = self.task
         window_samples = int(task.window_seconds * rate)
         n_windows: list[int | None] = [None] * len(paths)
         acc: list[dict[int, np.ndarray]] = [{} for _ in paths]  # file -> member -> (n, K)
@@ -350,8 +314,9 @@ class EnsemblePredictor:
                               "models": int(self.model_keep.sum()),
                               "views": int(self.view_keep.sum())})
 
-        decoded = decode_ahead(paths, rate, window_samples, cfg.decode_workers,
-                               cfg.prefetch_files)
+        workers = cfg.decode_workers if cfg.decode_workers > 0 else cpu_count()
+        prefetch = cfg.prefetch_files if cfg.prefetch_files > 0 else max(4, 2 * cpu_count())
+        decoded = decode_ahead(paths, rate, window_samples, workers, prefetch)
         with torch.inference_mode():
             try:
                 for item in tqdm(decoded, total=len(paths), desc="predict", unit="file"):
@@ -359,7 +324,7 @@ class EnsemblePredictor:
                         log.warning("test file skipped, its windows get the fallback: %s",
                                     item.error)
                         failed.append(item.error)
-                        n_windows[item.index] = _windows_from_header(
+                        n_windows[item.index] = windows_from_header(
                             item.path, window_samples, task.window_seconds, task.clip_seconds)
                         files_done += 1
                         continue
@@ -393,7 +358,7 @@ class EnsemblePredictor:
                         f"{int((done_windows == 0).sum())} files not predicted get the fallback")
         for k, n in enumerate(n_windows):
             if n is None:
-                n_windows[k] = _windows_from_header(paths[k], window_samples,
+                n_windows[k] = windows_from_header(paths[k], window_samples,
                                                     task.window_seconds, task.clip_seconds)
         counts = [int(n) for n in n_windows]
         rows = int(sum(counts))
@@ -413,13 +378,23 @@ class EnsemblePredictor:
                            stopped)
 
 
-def _windows_from_header(path: Path, window_samples: int,
-                         window_seconds: float = comp.WINDOW_SECONDS,
-                         clip_seconds: float = comp.SOUNDSCAPE_SECONDS) -> int:
-    """Window count from the file header alone; a full test clip (``clip_seconds``: the
-    task's 60-s soundscape or 30-s mashup) if even that fails."""
-    try:
-        seconds = audio_duration(path)
-    except AudioDecodeError:
-        seconds = clip_seconds
-    return n_windows_for(int(round(seconds * window_samples / window_seconds)), window_samples)
+def predict_files(members: list[Member], paths: list[Path], cfg: PredictConfig,
+                  classes: list[str], task: Task, clock: Callable[[], float] = time.perf_counter,
+                  started_at: float | None = None, device: str | torch.device = "cpu",
+                  on_decoded: Callable[[DecodedFile], None] | None = None
+                  ) -> tuple[Predictions, np.ndarray]:
+    """Ensemble probabilities for every window of ``paths`` (nb04's test files, nb03's
+    unlabelled audio): one loop, one frontend, one combination rule for both.
+
+    Returns:
+        ``(predictions, probs)``: the raw per-member output (``predictions.row_ids``,
+        ``file_ids``, ``failed_files``...) and ``(windows, classes)`` float32 combined
+        probabilities (the task's activation: sigmoid, or softmax for single-label tasks),
+        files in order and windows in time; rows no member reached are NaN.
+    """
+    predictor = EnsemblePredictor(members, cfg, classes, task, clock=clock,
+                                  started_at=started_at, device=device)
+    predictions = predictor.predict(paths, on_decoded=on_decoded)
+    probs = combine_models(predictions.scores, predictions.covered, [m.weight for m in members],
+                           cfg.combine, task)
+    return predictions, probs

@@ -2,14 +2,12 @@
 
 Row ids are ``<file stem>_<end second>`` for every 5-s window. Columns are exactly the sample
 submission's, in its order, with species labels as strings. Rows follow the sample
-submission's order where it lists them, then the other windows in file and time order.
-Whole-clip tasks (``build_clip_submission``) have one row per clip instead, its id the file
-stem, in the same order rule.
+submission's order where it lists them, then the other windows in file and time order. (A task
+with another row layout builds its rows in its own folder under :mod:`common.tasks`.)
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,15 +15,11 @@ import numpy as np
 import pandas as pd
 
 from common.data import competition as comp
-from common.tasks.base import Task
 
 __all__ = ["n_windows_for", "file_row_ids", "submission_order", "build_submission",
-           "validate_submission", "build_clip_submission"]
-
-log = logging.getLogger(__name__)
+           "validate_submission"]
 
 _MIN_TAIL_SECONDS = 0.5  # a trailing fragment shorter than this gets no window of its own
-
 
 
 def n_windows_for(num_samples: int, window_samples: int) -> int:
@@ -99,43 +93,3 @@ def validate_submission(submission_df: pd.DataFrame, sample_df: pd.DataFrame) ->
     values = submission_df.iloc[:, 1:].to_numpy(dtype=np.float64)
     if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
         raise ValueError("submission values must be in [0, 1] with no NaN")
-
-
-def build_clip_submission(task: Task, ids: Sequence[str], clip_probs: np.ndarray,
-                          classes: Sequence[str], sample_df: pd.DataFrame, prior: np.ndarray
-                          ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """The submission of a whole-clip task (``common.tasks.base.format_submission``).
-
-    Args:
-        ids: ``(clips,)`` clip ids (file stems); a repeated id keeps its later row (warned).
-        clip_probs: ``(clips, classes)`` final probabilities, no NaN.
-        sample_df: the sample submission: its ids come first, in its order; an id it lists
-            with no clip gets ``prior`` (warned); clips it does not list follow (warned).
-        prior: ``(classes,)`` probabilities for sample ids without a clip.
-
-    Returns:
-        ``(submission_df, probs, ids)``: probabilities and ids in the submission's row order.
-    """
-    ids = [str(i) for i in ids]
-    clip_probs = np.asarray(clip_probs, dtype=np.float32).reshape(len(ids), len(classes))
-    if len(set(ids)) != len(ids):
-        log.warning("test files with the same stem share a clip id; the later file wins")
-        keep = sorted({clip_id: k for k, clip_id in enumerate(ids)}.values())
-        ids, clip_probs = [ids[k] for k in keep], clip_probs[keep]
-    sample_ids = [str(i) for i in sample_df[task.id_column]]
-    have = set(ids)
-    missing = [i for i in sample_ids if i not in have]
-    if missing:
-        log.warning("%d sample submission ids have no test file (e.g. %s): they get the class "
-                    "prior", len(missing), missing[0])
-    extra = sorted(have - set(sample_ids))
-    if extra and sample_ids:
-        log.warning("%d test files are not in the sample submission (e.g. %s): written after "
-                    "its rows", len(extra), extra[0])
-    ids = ids + missing
-    prior = np.asarray(prior, dtype=np.float32).reshape(1, len(classes))
-    clip_probs = np.concatenate([clip_probs, np.repeat(prior, len(missing), axis=0)])
-    submission_df = task.format_submission(ids, clip_probs, classes, sample_df)
-    position = {clip_id: k for k, clip_id in enumerate(ids)}
-    order = [position[i] for i in submission_df[task.id_column]]
-    return submission_df, clip_probs[order], [ids[k] for k in order]

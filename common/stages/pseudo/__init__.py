@@ -1,1 +1,11 @@
-"""TODO"""
+"""nb03, pseudo labels and noisy students: a teacher labels unlabelled audio, students learn.
+
+- ``config``: :class:`PseudoConfig`, nesting nb04's engine config for the teacher pass;
+- ``score``: one teacher pass (ensemble and per-fold probabilities of every window);
+- ``cache``: the decoded audio kept for the students, pruned to what the tables use;
+- ``tables``: pure functions from probabilities to pseudo-label tables (windows and clips);
+- ``labels``: :class:`PseudoLabeller`, the task's strategy, and the one round-writing path;
+- ``subsets`` and ``curate``: curated positives and hard negatives (tables, then files);
+- ``students``: teacher recipe -> student config, published students, the teacher's scores;
+- ``run``: :func:`run_pseudo`, the stage.
+"""

@@ -9,7 +9,7 @@ Windowed, multi-label tasks (BirdCLEF: one row per 5-s window of a soundscape):
   least ``min_confidence``, at most ``max_windows`` of them;
 - :func:`hard_label_table` (0/1 at a threshold) and :func:`class_counts` (windows per species).
 
-Whole-clip, single-label tasks (the messy-mashup genres: one row per clip):
+Whole-clip, single-label tasks (one music genre per clip: one row per clip):
 
 - :func:`clip_probs_table`: every scored clip's pooled probabilities, top probability and
   label (written as :data:`CLIP_PROBS_NAME`);

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,10 +13,16 @@ import pandas as pd
 from common.core import metrics
 from common.data import competition as comp
 from common.tasks.base import Task, check_prediction_table, order_like_sample, sigmoid
+from common.tasks.birdclef.notes import NOTES
 
 if TYPE_CHECKING:
+    from common.data.prep_data import PrepData
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
     from common.stages.prep.config import PrepConfig
     from common.stages.prep.tables import PrepTables
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
 
 
 @dataclass(frozen=True)
@@ -28,20 +34,9 @@ class BirdclefTask(Task):
     clip_seconds: float = 60.0
     id_column: str = "row_id"
     metric: str = "macro_roc_auc"
+    NOTES: ClassVar[dict[str, str]] = NOTES
+
     losses: tuple[str, ...] = ("asl", "bce", "focal")
-
-    # -- TRANSITIONAL (issue 11): the old TaskSpec switches, read by stage code that still
-    # branches on them. Each stage's hooks replace its reads; the last one deletes this block.
-    multilabel = True
-    label_mode = "multilabel"
-    windowing = "windows_5s"
-    submission = "windows_x_classes"
-    classes_source = "sample_submission_columns"
-    label_column = ""
-
-    @property
-    def scored_seconds(self) -> float:
-        return self.window_seconds
 
     # -- labels ------------------------------------------------------------------------------
 
@@ -112,3 +107,21 @@ class BirdclefTask(Task):
         from common.tasks.birdclef.train import summarize_training
 
         return summarize_training(cfg, prep, fold_dirs, summary_df)
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """Soft labels per 5-s window of the unlabelled train soundscapes, curated subsets
+        (:mod:`common.tasks.birdclef.pseudo`)."""
+        from common.tasks.birdclef.pseudo import WindowLabeller
+
+        return WindowLabeller(cfg, prep, competition_dir)
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """One row per 5-s window (:mod:`common.tasks.birdclef.infer`)."""
+        from common.tasks.birdclef.infer import WindowRows
+
+        return WindowRows(cfg, classes)

@@ -54,6 +54,7 @@ from common.stages.prep.scan import (
     scan_and_cache,
 )
 from common.stages.prep.tables import BAD_COLUMNS, PrepTables, write_prep_tables
+from common.tasks.mashup import plots as mashup_plots
 from common.tasks.mashup.generation import SONGS_CSV
 from common.tasks.mashup.prep_config import MashupPrepConfig
 from common.tasks.mashup.prep_songs import (
@@ -242,9 +243,10 @@ def prepare_mashups(cfg: MashupPrepConfig, competition_dir: Path, workers: int) 
     }
     figures_dir = out / "figures"
     figures = {
-        "genre_fold_counts": save_figure(plots.genre_fold_counts(songs_out, train_df, classes),
-                                         figures_dir / "genre_fold_counts.png"),
-        "mashup_recipes": save_figure(plots.mashup_recipes(train_df),
+        "genre_fold_counts": save_figure(
+            mashup_plots.genre_fold_counts(songs_out, train_df, classes),
+            figures_dir / "genre_fold_counts.png"),
+        "mashup_recipes": save_figure(mashup_plots.mashup_recipes(train_df),
                                       figures_dir / "mashup_recipes.png"),
         "bad_files": save_figure(plots.bad_file_reasons(bad_df),
                                  figures_dir / "bad_files.png"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,18 @@ import pandas as pd
 from common.core import metrics
 from common.tasks.base import Task, check_prediction_table, order_like_sample, softmax
 from common.tasks.mashup.facts import CLIP_SECONDS, GENRES, SAMPLE_RATE
+from common.tasks.mashup.notes import NOTES
 
 if TYPE_CHECKING:
     from common.stages.prep.tables import PrepTables
     from common.tasks.mashup.prep_config import MashupPrepConfig
+
+if TYPE_CHECKING:
+    from common.data.prep_data import PrepData
+    from common.stages.infer.config import InferConfig
+    from common.stages.infer.rows import SubmissionRows
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.labels import PseudoLabeller
 
 # Music TTA: the orig pass plus three SpecAugment'd passes. No "reverse": playing music
 # backwards keeps its tempo and timbre statistics but turns every attack (drum hits, plucked and
@@ -38,21 +47,11 @@ class MashupTask(Task):
     clip_seconds: float = CLIP_SECONDS
     id_column: str = "id"
     metric: str = "macro_f1"
+    NOTES: ClassVar[dict[str, str]] = NOTES
+
     losses: tuple[str, ...] = ("cross_entropy",)
     classes: tuple[str, ...] = GENRES
     label_column: str = "genre"  # the submission column holding the predicted genre
-
-    # -- TRANSITIONAL (issue 11): the old TaskSpec switches, read by stage code that still
-    # branches on them. Each stage's hooks replace its reads; the last one deletes this block.
-    multilabel = False
-    label_mode = "single"
-    windowing = "whole_clip"
-    submission = "label_per_clip"
-    classes_source = "train_folders"
-
-    @property
-    def scored_seconds(self) -> float:
-        return self.clip_seconds
 
     # The task's defaults for each stage config (slugs, competition and sample rate are derived
     # by Task.config_defaults).
@@ -74,27 +73,30 @@ class MashupTask(Task):
             # (windows pooled per clip) is at least 0.95.
             "min_confidence": 0.95,
             # nb04's views, so that the probabilities cut at 0.95 are the submission's.
-            "tta": MUSIC_TTA,
+            "predict.tta": MUSIC_TTA,
             # Curated positives and hard negatives are multi-label notions.
             "positive_fractions": (), "negative_thresholds": (),
         },
-        "infer": {"test_dir": "test", "tta": MUSIC_TTA},
+        "infer": {"test_dir": "test", "predict.tta": MUSIC_TTA},
     }
 
     def stage_defaults(self, stage: str) -> dict[str, Any]:
         return dict(self.STAGE_DEFAULTS.get(stage, {}))
 
+    # The task's own fields, per stage: subclasses of the stage configs kept in this folder
+    # (imported on use: they import the stage configs, which must not import the task).
+    CONFIG_CLASSES: ClassVar[dict[str, tuple[str, str]]] = {
+        "prep": ("common.tasks.mashup.prep_config", "MashupPrepConfig"),
+        "train": ("common.tasks.mashup.train_config", "MashupTrainConfig"),
+        "infer": ("common.tasks.mashup.infer_config", "MashupInferConfig"),
+    }
+
     def config_class(self, base: type) -> type:
-        if getattr(base, "STAGE", "") == "prep":
-            from common.tasks.mashup.prep_config import MashupPrepConfig
-
-            return MashupPrepConfig
-        if getattr(base, "STAGE", "") == "train":
-            from common.tasks.mashup.train_config import MashupTrainConfig
-
-            if issubclass(MashupTrainConfig, base):  # the task's fields extend base's
-                return MashupTrainConfig
-        return base
+        found = self.CONFIG_CLASSES.get(getattr(base, "STAGE", ""))
+        if found is None:
+            return base
+        cls = getattr(importlib.import_module(found[0]), found[1])
+        return cls if issubclass(cls, base) else base  # a subclass of base already given
 
     # -- labels ------------------------------------------------------------------------------
 
@@ -189,3 +191,36 @@ class MashupTask(Task):
         from common.tasks.mashup.train import summarize_training
 
         return summarize_training(cfg, prep, fold_dirs, summary_df)
+
+    # -- nb03 (pseudo) hooks -----------------------------------------------------------------
+
+    def pseudo_labeller(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path
+                        ) -> PseudoLabeller:
+        """Labels per test clip of nb04's ``test_dir``, windows pooled
+        (:mod:`common.tasks.mashup.pseudo`)."""
+        from common.tasks.mashup.pseudo import ClipLabeller
+
+        return ClipLabeller(cfg, prep, competition_dir, self.STAGE_DEFAULTS["infer"]["test_dir"])
+
+    def student_changes(self) -> dict[str, Any]:
+        """The task's own augmentation choices of nb02 stay on top of the strong presets (no
+        in-batch simulator: it unions the mixed clips' labels), and the feature baseline is
+        not refitted (it never sees the pseudo labels; the models dataset holds it)."""
+        augment = {k: v for k, v in self.STAGE_DEFAULTS["train"].items() if "augment" in k}
+        return {**augment, "feature_baseline": False}
+
+    # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
+        """Windows pooled per clip, the feature blend, one genre per clip
+        (:mod:`common.tasks.mashup.infer`)."""
+        from common.tasks.mashup.infer import ClipRows
+
+        return ClipRows(self, cfg, classes)
+
+    def check_infer_config(self, cfg: InferConfig) -> None:
+        """Smoothing and the power shape per-window probabilities: not for one label per clip."""
+        if len(cfg.smoothing_kernel) > 1 or cfg.prob_power != 1.0:
+            raise ValueError(f"smoothing_kernel and prob_power shape per-window probabilities "
+                             f"for AUC; the {self.name} task pools windows into one label per "
+                             "clip: leave them at their defaults")

@@ -1,0 +1,112 @@
+"""nb03's config: the pseudo-label recipe, the noisy-student rounds, and (nested) the settings of
+the teacher's pass through nb04's engine (:class:`common.stages.infer.config.PredictConfig`).
+
+The teacher pass nests nb04's engine config rather than copying its fields, so a flag or an
+``OVERRIDES`` key names the same setting in both notebooks (``--tta``, ``--batch-windows``,
+``--combine``...). nb03's defaults for it differ from nb04's: two views, bigger batches, every
+CPU decoding, a 10-hour budget (a GPU notebook scores thousands of soundscapes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from common.core.config import StageConfig, param
+from common.stages.infer.config import PredictConfig
+from common.stages.pseudo.tables import CLIP_TARGET_MODES
+
+__all__ = ["NEGATIVE_SOURCES", "SOUNDSCAPE_MODES", "TARGET_MODES", "PseudoConfig"]
+
+SOUNDSCAPE_MODES = ("unlabelled", "all")
+TARGET_MODES = ("fold", "ensemble")
+NEGATIVE_SOURCES = ("unlisted", "unlabelled")
+
+# The teacher pass: nb04's engine with nb03's scale (decode_workers 0 = every CPU,
+# prefetch_files 0 = two files per CPU).
+TEACHER_PREDICT = PredictConfig(tta=("orig", "reverse"), batch_windows=48, decode_workers=0,
+                                prefetch_files=0, time_budget_minutes=600.0)
+
+
+@dataclass(frozen=True)
+class PseudoConfig(StageConfig):
+    """nb03 parameters; defaults are the Kaggle recipe (GPU scoring, two noisy-student rounds)."""
+
+    prep_slug: str = param("birdclef-2026-prep", "slug of nb01's output dataset")
+    models_slug: str = param("birdclef-2026-models", "slug of nb02's models dataset (teacher)")
+    dataset_slug: str = param("birdclef-2026-pseudo", "slug this stage's output is published as")
+    kaggle_user: str = param("", "Kaggle user for dataset-metadata.json ('' = kaggle CLI config)")
+    checkpoint_glob: str = param("*_best.pt", "teacher checkpoints: file names matching this")
+    soundscapes: str = param(
+        "unlabelled", f"which train soundscapes to label: {SOUNDSCAPE_MODES} (windowed tasks; "
+        "whole-clip tasks label every test clip of nb04's test_dir)")
+    max_files: int = param(0, "label only the first N soundscapes or clips (0 = all); for trials")
+    device: str = param("auto", "where the teacher runs: auto (GPU if any), cuda or cpu")
+    threshold: float = param(
+        0.5, "probability threshold of the hard-label view and counts (multi-label tasks)")
+    min_confidence: float = param(
+        0.0, "keep windows (whole-clip tasks: clips) whose top-class probability is >= this")
+    target_power: float = param(
+        1.0, "soft targets = probability ** power (>1 sharpens; whole-clip soft targets are "
+        "renormalised to sum 1)")
+    clip_targets: str = param(
+        "hard", f"whole-clip tasks' targets, one of {CLIP_TARGET_MODES}: the one-hot arg-max, "
+        "or the pooled probabilities")
+    max_windows: int = param(
+        0, "keep at most this many windows (whole-clip tasks: clips), most confident first "
+        "(0 = all)")
+    pseudo_targets: str = param("fold", f"student k learns from: {TARGET_MODES} (see module)")
+    cache_audio: bool = param(
+        True, "cache decoded soundscapes (clips) not in nb01's cache, for students")
+    cache_max_gb: float = param(12.0, "stop caching past this many GB (float16 audio)")
+    rounds: int = param(2, "noisy-student rounds (teacher -> student -> new teacher ...)")
+    train_student: bool = param(True, "train students (False: write pseudo labels only)")
+    pseudo_weight: float = param(1.0, "loss weight of a pseudo-labelled window vs a clip")
+    pseudo_repeats: int = param(1, "times each pseudo window appears per student epoch")
+    strong_augment: bool = param(True, "students use WaveAugment/SpecAugment 'strong' presets")
+    warm_start: bool = param(False, "initialise student k from the teacher of fold k")
+    student_epochs: int = param(0, "student epochs (0 = the teacher's)")
+    student_backbone: str = param("", "student timm backbone ('' = the teacher's)")
+    positive_fractions: tuple[float, ...] = param(
+        (0.05, 0.15, 0.30, 0.50), "curated positive subsets: top fractions by own-label score")
+    curate_below_rating: float = param(
+        0.0, "curate only clips rated below this (0 = every out-of-fold clip)")
+    negative_thresholds: tuple[float, ...] = param(
+        (0.5, 0.85, 0.99), "hard-negative subsets: top-class probability thresholds")
+    negative_sources: tuple[str, ...] = param(
+        ("unlisted",), f"known-negative windows for hard negatives, from {NEGATIVE_SOURCES}")
+    negative_dir: str = param(
+        "", "folder of recordings with none of the species, scored for hard negatives too")
+    predict: PredictConfig = param(
+        TEACHER_PREDICT, "the teacher's pass through nb04's engine (views, batching, budget)")
+
+    STAGE: ClassVar[str] = "pseudo"  # names its dataset and the task defaults it takes
+    # Presets scale a run; the view list is the task's (``max_views`` takes its first).
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # The demo competition on a 2-core CPU: one round, one TTA view.
+        "cpu": {"rounds": 1, "max_views": 1, "batch_windows": 24, "device": "cpu",
+                "cache_max_gb": 2.0},
+        # Seconds, for tests and the smoke pipeline.
+        "smoke": {"rounds": 1, "max_views": 1, "batch_windows": 12, "graph": "eager",
+                  "threads": 2, "decode_workers": 1, "device": "cpu", "max_files": 4,
+                  "cache_max_gb": 0.5,
+                  # A two-epoch smoke teacher reaches no task's confidence bar: keep every
+                  # clip or window, so that the smoke run goes through a student.
+                  "min_confidence": 0.0},
+    }
+
+    def __post_init__(self) -> None:
+        if self.soundscapes not in SOUNDSCAPE_MODES:
+            raise ValueError(f"soundscapes must be one of {SOUNDSCAPE_MODES}, got "
+                             f"{self.soundscapes!r}")
+        if self.pseudo_targets not in TARGET_MODES:
+            raise ValueError(f"pseudo_targets must be one of {TARGET_MODES}, got "
+                             f"{self.pseudo_targets!r}")
+        bad = [s for s in self.negative_sources if s not in NEGATIVE_SOURCES]
+        if bad:
+            raise ValueError(f"negative_sources {bad} unknown; choose from {NEGATIVE_SOURCES}")
+        if self.clip_targets not in CLIP_TARGET_MODES:
+            raise ValueError(f"clip_targets must be one of {CLIP_TARGET_MODES}, got "
+                             f"{self.clip_targets!r}")
+        if self.rounds < 0 or self.target_power <= 0 or not 0 <= self.threshold <= 1:
+            raise ValueError("rounds must be >= 0, target_power > 0, threshold in [0, 1]")
