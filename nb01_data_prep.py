@@ -12,24 +12,19 @@
 # ---
 
 # %% [markdown]
-# # BirdCLEF+ 2026 · nb01 · Data prep
+# # nb01 · Data prep: clean, measure, fold, cache
 #
-# **Inputs:** the competition data (`birdclef-2026`).
-# **Outputs** (this notebook's working dir, published as the `prep` dataset): cleaned train
-# metadata with folds (`train_folds.csv`), labelled soundscape windows with folds
-# (`soundscape_labels_folds.csv`), the species list in submission order (`species.csv`), rare
-# species, bad files with reasons, a decoded float16 audio cache (`cache/`), figures and a
-# `dataset-metadata.json` for `kaggle datasets create -p`.
+# **Inputs:** the competition folder (`/kaggle/input/<competition>`).
+# **Outputs** (this notebook's working dir, published as the `<competition>-prep` dataset): the
+# training table with folds (`train_folds.csv`), labelled windows with folds
+# (`soundscape_labels_folds.csv`), the class list in submission order (`species.csv`), rare
+# classes, every excluded file with its reason (`bad_files.csv`), a float16 audio cache
+# (`cache/`), figures and a `dataset-metadata.json` for `kaggle datasets create -p`.
 #
 # Runs three ways with the same parameters: on Kaggle top to bottom, locally as
-# `python nb01_data_prep.py --input-root DIR --working-dir DIR [--preset smoke]` (see `--help`),
-# or as an executed notebook with the `parameters` cell overridden.
-#
-# With `TASK = "messy-mashup"` the same notebook prepares the music-genre competition
-# (`messy-mashup`, published as `messy-mashup-prep`): songs are folded per genre, training
-# mashups (stems of different songs of one genre, tempo-synced, over noise at a random SNR, like
-# the test clips) are rendered from each fold's songs, and the mashups and noise clips are
-# cached; the output files have the same names and columns, so nb02-nb04 read them unchanged.
+# `python nb01_data_prep.py --input-root DIR --working-dir DIR [--preset smoke] [--task NAME]`
+# (see `--help`), or as an executed notebook with the `parameters` cell overridden. `TASK` picks
+# the competition; what this notebook does for it is shown under the parameters.
 
 # %% [markdown]
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
@@ -46,22 +41,31 @@ sys.path[:0] = [
 
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
-from common.report.show import show_figures, show_table  # noqa: E402
+from common.report.show import (  # noqa: E402
+    show_config,
+    show_figures,
+    show_markdown,
+    show_report,
+    show_table,
+)
 from common.stages.prep.config import PrepConfig  # noqa: E402
 from common.stages.prep.run import run_prep  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
 # `PRESET` picks a named configuration (`smoke`: seconds, for tests; `cpu`: a laptop run;
-# `default`: the Kaggle recipe). `OVERRIDES` changes any field of `PrepConfig`; command-line
-# flags win over both.
+# `default`: the Kaggle recipe), `TASK` the competition (its defaults apply first).
+# `OVERRIDES` changes any field of the stage config; command-line flags win over both.
 
 # %% tags=["parameters"]
 PRESET = "default"
-TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks.base)
+TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
+
+# %% [markdown]
+# The resolved configuration: only what differs from the defaults, and what set it.
 
 # %%
 cfg = resolve_config(
@@ -69,15 +73,15 @@ cfg = resolve_config(
     task=TASK, description="nb01: clean the metadata, decode and cache audio, make folds.",
 )
 setup_logging(Path(cfg.working_dir) / "nb01.log")
-print(cfg)
+show_config(cfg)
+show_markdown(cfg.task_spec.notes("nb01"))
 
 # %% [markdown]
 # ## Clean, measure, cache and fold
-# Every clip is decoded once (in parallel): unreadable, empty, too short or silent files are
-# listed in `bad_files.csv` and excluded; the rest get a duration and an energy-based activity
-# measure, and their first seconds go into the float16 cache that nb02 trains from. For the
-# mashup task, corrupt (< 4 KB), undecodable and silent stems and noise clips are listed and
-# left out of the mashups instead. A stopped run resumes where it was.
+# The inputs are checked before anything is written. Every file is decoded once, in parallel;
+# unreadable, empty, too short or silent files are listed with the reason and left out, never
+# silently dropped. The cache's projected size is checked against Kaggle's 20 GB output before
+# decoding starts, and a stopped run resumes without decoding again what is cached.
 
 # %%
 result = run_prep(cfg)
@@ -90,10 +94,8 @@ show_table(result.bad_df, title="Excluded files")
 
 # %% [markdown]
 # ## Folds
-# Focal clips are stratified over primary and secondary labels; species with fewer clips than
-# folds are always trained on and never validated (listed below). Soundscape windows are
-# folded by file. Mashup task: songs are folded per genre (every genre in every fold), a fold's
-# mashups hold only its songs, and no class is rare.
+# Every class in every fold's training part where the data allow; classes too rare to be
+# validated are always trained on (listed below).
 
 # %%
 show_table(result.fold_summary_df, title="Per fold")
@@ -107,8 +109,8 @@ show_figures(result.figures.values())
 
 # %% [markdown]
 # ## Summary
+# nb01 read the competition, listed every file it could not use, folded the rest and cached
+# the decoded audio; nb02 and nb03 train from this dataset without decoding again.
 
 # %%
-for key, value in result.report.items():
-    print(f"{key:32s} {value}")
-print(f"outputs in {result.output_dir}")
+show_report(result.report, result.output_dir)

@@ -12,30 +12,23 @@
 # ---
 
 # %% [markdown]
-# # BirdCLEF+ 2026 · nb02 · K-fold training
+# # nb02 · K-fold training
 #
-# **Inputs:** the competition data (`birdclef-2026`) and nb01's output (`birdclef-2026-prep`:
-# folds, species list, decoded audio cache). Optionally local timm weights
-# (`--model.pretrained-path`, never downloaded) and extra windows tables (nb03 pseudo labels).
-# **Outputs** (this notebook's working dir, published as the `models` dataset): one
-# self-describing checkpoint per fold, `<backbone>_fold<k>_best.pt` (best validation epoch) and
-# `_last.pt`, the training log, out-of-fold predictions, per-class AUC, learning curves, the
-# resolved config and a `dataset-metadata.json` for `kaggle datasets create -p`.
+# **Inputs:** the competition folder and nb01's output (`<competition>-prep`: folds, class
+# list, decoded audio cache); optionally extra windows tables (nb03's pseudo labels and named
+# subsets, `--extra-windows`).
+# **Outputs** (this notebook's working dir, published as the `<competition>-models` dataset):
+# one self-describing checkpoint per fold, `<backbone>_fold<k>_best.pt` (the epoch the
+# checkpoint rule kept) and `_last.pt`, the training log, out-of-fold predictions and scores,
+# figures, the resolved config, the tracked run (`tracking/`) and a `dataset-metadata.json`.
 #
-# Runs three ways with the same parameters: on Kaggle top to bottom, locally as
+# Runs three ways with the same parameters: on Kaggle top to bottom (GPU), locally as
 # `python nb02_training.py --input-root DIR --working-dir DIR [--preset smoke|cpu]` (see
 # `--help`), or as an executed notebook with the `parameters` cell overridden.
 #
 # Long runs: `--folds 0,1` trains a subset, so 5 folds can be split across Kaggle sessions; a
 # session that stops (12-hour limit) resumes from its last epoch when run again with the
 # previous output attached as the working dir.
-#
-# With `TASK = "messy-mashup"` the same notebook trains the music-genre competition from
-# `messy-mashup-prep` (published as `messy-mashup-models`): softmax and cross-entropy on random
-# 5-s crops of the training mashups over real noise, validation on every 5-s window of the
-# held-out mashups pooled per clip, macro F1 choosing the epoch; then the feature baseline
-# (194 summary statistics per clip, logistic regression and extra trees) on the same folds and
-# the OOF blend of the three, with confusion matrices. Checkpoints keep the same names.
 
 # %% [markdown]
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
@@ -52,50 +45,58 @@ sys.path[:0] = [
 
 from common.core.config import resolve_config  # noqa: E402
 from common.core.runtime import setup_logging  # noqa: E402
-from common.report.show import show_figures, show_table  # noqa: E402
+from common.report.show import (  # noqa: E402
+    show_config,
+    show_figures,
+    show_markdown,
+    show_report,
+    show_table,
+)
 from common.stages.train.config import TrainConfig  # noqa: E402
 from common.stages.train.run import run_training  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
 # `PRESET` picks a named configuration (`smoke`: seconds, for tests; `cpu`: a small real model
-# on a laptop; `default`: the Kaggle recipe, tf_efficientnet_b0, 5 folds x 30 epochs, fp16).
-# `OVERRIDES` changes any field of `TrainConfig` (nested ones with dots, e.g.
-# `{"model.backbone": "eca_nfnet_l0", "folds": (0, 1)}`); command-line flags win over both.
+# on a laptop; `default`: the Kaggle recipe, tf_efficientnet_b0, 5 folds x 30 epochs, fp16),
+# `TASK` the competition. `OVERRIDES` changes any field of the stage config (nested ones with
+# dots, e.g. `{"model.backbone": "eca_nfnet_l0", "folds": (0, 1)}`; a unique last part works
+# alone, e.g. `"epochs"`); command-line flags win over both. `--tracker wandb` also logs the run
+# to Weights & Biases (offline by default).
 
 # %% tags=["parameters"]
 PRESET = "default"
-TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks.base)
+TASK = "birdclef-2026"  # or "messy-mashup" (common.tasks)
 INPUT_ROOT = "/kaggle/input"
 WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
 
+# %% [markdown]
+# The resolved configuration: only what differs from the defaults, and what set it.
+
 # %%
 cfg = resolve_config(
     TrainConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
-    task=TASK, description="nb02: train K-fold SED models on focal clips and soundscape windows.",
+    task=TASK, description="nb02: train K-fold models on nb01's folds.",
 )
 setup_logging(Path(cfg.working_dir) / "nb02.log")
-print(cfg)
+show_config(cfg)
+show_markdown(cfg.task_spec.notes("nb02"))
 
 # %% [markdown]
 # ## Train every requested fold
-# Each fold trains on focal clips and labelled soundscape windows of the other folds, with
-# waveform augmentation (in-batch soundscape simulation over real background, coloured noise,
-# gain, roll) and SpecAugment on the GPU, AdamW with layer-wise LR decay, a cosine schedule and
-# an EMA of the weights. Every epoch is scored on the fold's held-out soundscapes with the
-# competition metric, which picks the best epoch. With several GPUs the folds train in
-# parallel, one process per GPU. Mashup task: the other folds' mashups (no simulation: it would
-# mix genres), scored per held-out clip; the feature baseline and the blend follow the folds.
+# Each fold trains on the other folds' rows with waveform augmentation and SpecAugment on the
+# GPU, AdamW with layer-wise LR decay, warm-up and a cosine schedule and an EMA of the weights,
+# and is scored every epoch on its held-out rows with the task's metric. With several GPUs the
+# folds train in parallel, one process per GPU.
 
 # %%
 result = run_training(cfg)
 
 # %% [markdown]
 # ## Per fold
-# Best epoch and its validation scores; the `selection` column says which metric chose it
-# (BirdCLEF: the focal-clip AUC only for a fold without labelled soundscapes; mashup task: the
-# per-clip macro F1).
+# The epoch each fold kept and its validation scores; `checkpoint_rule` says which rule kept it
+# (`best` epoch, or `last` when the fold had too few validation rows to choose by).
 
 # %%
 show_table(result.fold_summary_df)
@@ -108,33 +109,30 @@ show_table(result.log_df)
 
 # %% [markdown]
 # ## Models compared out of fold
-# The out-of-fold score of every model on the same clips. BirdCLEF: the CNN's macro ROC-AUC on
-# the held-out soundscape windows. Mashup task: macro F1 and accuracy of the CNN, the feature
-# models and their blend (weights chosen on these predictions, in `blend.json`).
+# The out-of-fold score of every model the task trains on the same rows (the CNN, and any
+# baseline and blend).
 
 # %%
-show_table(result.model_scores_df)
+show_table(result.model_scores_df, title="Out-of-fold scores per model")
 
 # %% [markdown]
 # ## Figures
-# Learning curves per fold; BirdCLEF: the out-of-fold AUC of every species on soundscape
-# windows and on focal clips (species without a validation positive are left out); mashup
-# task: per-genre F1 of every model and a confusion matrix per model (rows: true genre).
+# Learning curves per fold and the out-of-fold score of every class.
 
 # %%
 show_figures(result.figures.values())
 
 # %% [markdown]
 # ## Weakest classes (out of fold)
-# Sorted by the soundscape AUC (BirdCLEF) or the CNN's F1 (mashup task), worst first.
+# Worst first, by the task's main per-class score.
 
 # %%
 show_table(result.weakest_classes_df.head(15))
 
 # %% [markdown]
 # ## Summary
+# nb02 trained the requested folds from nb01's cache and saved one checkpoint per fold with its
+# classes, frontend and config inside, so nb03 and nb04 rebuild each model from the file alone.
 
 # %%
-for key, value in result.report.items():
-    print(f"{key:28s} {value}")
-print(f"outputs in {result.output_dir}")
+show_report(result.report, result.output_dir)

@@ -1,11 +1,19 @@
-"""Shared code for the BirdCLEF+ 2026 notebooks.
+"""The runtime the four notebooks import (shipped to Kaggle as a code dataset).
 
-One module, one job: ``config`` (stage configs, presets, parameters), ``paths`` (Kaggle and local
-layouts), ``competition`` (reading the competition files), ``audio`` (decoding and activity),
-``folds``, ``cache`` (decoded-audio cache), ``prep`` (nb01), ``synthetic`` (a fake competition to
-develop against), ``frontend``, ``model``, ``losses``, ``metrics``, ``augment``, ``crops``,
-``checkpoint``, ``train`` and ``validation`` (nb02), ``pseudo`` and ``pseudo_tables`` (nb03),
-``infer`` (nb04), ``kaggle`` and ``pipeline`` (runs all four stages).
+Sub-packages by role, each with a docstring naming its modules:
+
+- ``core``: stage configs and presets, paths, logging, process pools, metrics, dataset metadata;
+- ``audio``: decoding, the float16 cache, crops, waveform and spectrogram augmentation;
+- ``data``: competition tables, folds, nb01's output, window tables, loaders;
+- ``model``: frontend (waveform -> spectrogram), SED model, losses, self-describing checkpoints;
+- ``report``: figures, tables and configs shown alike in Jupyter and logs; experiment tracking;
+- ``stages``: ``prep`` (nb01), ``train`` (nb02), ``pseudo`` (nb03), ``infer`` (nb04);
+- ``tasks``: one task object per competition (a sub-package each), called by the stages;
+- ``teachers``: pretrained bioacoustic classifiers (BirdNET, Perch) and their label mapping.
+
+The top-level modules are command front doors. ``teacher`` (``python -m common.teacher``) is
+runtime; ``pipeline``, ``kaggle_push``, ``notebooks``, ``sweep`` and the ``synthetic*``
+generators call laptop tooling in ``devtools/`` and are left out of the upload.
 """
 
 __version__ = "0.1.0"

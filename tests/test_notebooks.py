@@ -101,7 +101,7 @@ def test_notebook_with_another_task_changes_only_the_task_line(script, tmp_path)
     changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
     assert len(before) == len(after) and len(changed) == 1
     # The alternative named in the comment becomes the script's own value.
-    assert after[changed[0]] == 'TASK = "messy-mashup"  # or "birdclef-2026" (common.tasks.base)'
+    assert after[changed[0]] == 'TASK = "messy-mashup"  # or "birdclef-2026" (common.tasks)'
     assert before[changed[0]].startswith('TASK = "birdclef-2026"')
     for cell in pushed.cells:
         if "parameters" in cell.metadata.get("tags", []):

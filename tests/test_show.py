@@ -40,8 +40,8 @@ def test_config_shows_only_what_differs_and_who_set_it(capsys):
     assert lines["models_slug"].split()[1] == "messy-mashup-models"
     assert lines["max_files"].split()[-1] == "overrides"
     assert lines["working_dir"].split()[-1] == "overrides"
-    assert "graph" in lines and lines["graph"].split()[-1] == "preset"  # smoke: eager
-    assert "combine" not in lines  # unchanged values are not listed
+    assert lines["predict.graph"].split()[-1] == "preset"  # smoke: eager
+    assert "predict.combine" not in lines  # unchanged values are not listed
     assert len(out) < 3000
 
 

@@ -139,9 +139,12 @@ def train_fold(cfg: TrainConfig, prep: PrepData, fold: int, device: torch.device
                              seconds=time.time() - t0, device=device)
         epochs_this_session += 1
         last_epoch_seconds = row["seconds"]
+        # Say what the checkpoint rule did: under "last" every epoch replaces the kept one,
+        # which is no claim that it scored best.
+        kept = ("  (kept: rule 'last')" if rule == "last" else
+                "  (best so far: kept)" if is_best else "")
         log.info("fold %d epoch %d/%d  lr %.2e  loss %.4f  %s%s  %.0f s", fold, epoch + 1,
-                 cfg.optim.epochs, lr, train_loss, format_scores(scores),
-                 "  (best)" if is_best else "", row["seconds"])
+                 cfg.optim.epochs, lr, train_loss, format_scores(scores), kept, row["seconds"])
     return _finish_fold(cfg, fold, progress, validation, rule, n_train_rows=len(data.train))
 
 
@@ -292,7 +295,7 @@ def _finish_fold(cfg: TrainConfig, fold: int, progress: FoldProgress, validation
         json.dumps(summary, indent=2, default=json_default) + "\n")
     if not cfg.session.keep_resume_state:
         resume_path(cfg, fold).unlink(missing_ok=True)
-    log.info("fold %d done: best epoch %d, %s %.4f", fold, best_epoch, validation.selection,
-             best_score if math.isfinite(best_score) else float("nan"))
+    log.info("fold %d done: kept epoch %d by rule '%s', %s %.4f", fold, best_epoch, rule,
+             validation.selection, best_score if math.isfinite(best_score) else float("nan"))
     return summary
 

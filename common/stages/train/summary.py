@@ -51,9 +51,11 @@ class TrainResult:
 
     @property
     def weakest_classes_df(self) -> pd.DataFrame:
-        """``per_class_df`` sorted by ``weakest_by``, worst first."""
+        """``per_class_df`` sorted by ``weakest_by``, worst first; classes without that score
+        (no validation positive) are left out rather than listed as NaN rows."""
         if self.weakest_by in self.per_class_df:
-            return self.per_class_df.sort_values(self.weakest_by)
+            scored = self.per_class_df.dropna(subset=[self.weakest_by])
+            return scored.sort_values(self.weakest_by)
         return self.per_class_df
 
 

@@ -5,9 +5,12 @@ with a positive; the submission has a ``row_id`` (``<file>_<end second>``) per 5
 one probability column per species, in the sample submission's column order. The species are
 the sample submission's columns (several are numeric iNaturalist ids: strings everywhere).
 
-- ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance;
-- ``prep``: nb01 for this task (clips and soundscapes cleaned, cached and folded).
-- ``train``: nb02's hooks (a fold's windows, window validation, the soundscape OOF summary).
+- ``task``: :class:`BirdclefTask` and ``TASK``, the registered instance; ``notes``: what each
+  notebook does for this competition;
+- ``prep``: nb01 (clips and soundscapes cleaned, cached and folded);
+- ``train``: nb02 (a fold's windows, window validation, the soundscape OOF summary);
+- ``pseudo``: nb03 (:class:`WindowLabeller`: soft labels per window of unlabelled soundscapes);
+- ``infer``: nb04 (:class:`WindowRows`: a row per 5-s window, smoothing, sharpening).
 """
 
 from common.tasks.birdclef.task import BirdclefTask

@@ -6,15 +6,19 @@ competition is to simulate the test domain, so nb01 renders training mashups the
 clips were made. A feature-model baseline (MFCC/chroma/spectral statistics with logistic
 regression and extra trees) is blended with the CNN.
 
-- ``task``: :class:`MashupTask` and ``TASK``, the registered instance; ``GENRES``;
-- ``render``: the mashup generator (stems, tempo sync, gains, noise at an SNR);
-- ``prep``: nb01 for this task (song folds, training mashups, the cache), with
-  ``prep_songs`` (reading the songs, making the mashups, resumably) and ``prep_config``
-  (:class:`MashupPrepConfig`, nb01's config with the mashup fields);
-- ``features``, ``baselines``, ``feature_blend``: the feature models, their out-of-fold report
-  and blend (nb02), and the blend refitted at inference (nb04);
-- ``train``, ``train_config``: nb02's hooks (whole-clip validation, the clip OOF summary with
-  the feature baseline) and :class:`MashupTrainConfig` (the baseline's fields).
+- ``task``: :class:`MashupTask` and ``TASK``, the registered instance; ``facts``: the test
+  clips' sample rate, length and the genres, stated once; ``notes``: what each notebook does here;
+- mashup generation: ``recipe`` (:class:`MashupConfig`, the records), ``stems`` (songs, folds,
+  tempo, audio checks), ``render`` (one mashup), ``generation`` (many, in parallel, resumable);
+- nb01: ``prep`` (song folds, training mashups, the cache), ``prep_songs`` (reading the songs,
+  making the mashups), ``prep_config`` (:class:`MashupPrepConfig`), ``plots`` (its figures);
+- nb02: ``train`` (whole-clip validation, the clip OOF summary), ``train_config``
+  (:class:`MashupTrainConfig`: the baseline's fields), ``features`` (194 clip statistics),
+  ``feature_models`` (logistic regression, extra trees, OOF, blend weights), ``baselines`` (their
+  out-of-fold report and the blend);
+- nb03: ``pseudo`` (:class:`ClipLabeller`: confident test clips become one-hot labels);
+- nb04: ``infer`` (:class:`ClipRows`: windows pooled per clip, the blend, one genre per clip),
+  ``infer_config`` (:class:`MashupInferConfig`), ``feature_blend`` (the blend refitted).
 """
 
 from common.tasks.mashup.facts import GENRES
