@@ -87,3 +87,22 @@ def test_nb04_clip_predictions(tmp_path):
     assert plots.save_figure(fig, tmp_path / "clips.png").stat().st_size > 1000
     empty = prediction_plots.clip_predictions([], [], classes)  # no test audio: still a figure
     assert len(empty.axes) == 2
+
+
+def test_per_class_auc_names_the_worst_and_best_species(tmp_path):
+    import pandas as pd
+
+    labels = [f"sp{i:02d}" for i in range(30)]
+    auc = np.linspace(0.3, 1.0, 30)
+    per_class = pd.DataFrame({"primary_label": labels,
+                              "class_name": ["Aves"] * 28 + ["Insecta"] * 2,
+                              "oof_soundscape_auc": auc,
+                              "oof_focal_auc": [np.nan] * 25 + list(auc[:5])})
+    fig = training_plots.per_class_auc(per_class, n_named=5)
+    sound, focal = fig.axes[0], fig.axes[1]
+    names = [t.get_text() for t in sound.get_yticklabels()]
+    assert names == labels[:5] + labels[-5:]  # worst five, then best five, by name
+    assert "20 middle ones not drawn" in sound.get_title()
+    assert [t.get_text() for t in focal.get_yticklabels()] == labels[25:]  # NaN rows left out
+    assert all(float(t).is_integer() for t in sound.get_yticks())
+    assert plots.save_figure(fig, tmp_path / "auc.png").stat().st_size > 1000

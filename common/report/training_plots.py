@@ -10,29 +10,41 @@ import numpy as np
 import pandas as pd
 
 
-def per_class_auc(per_class_df: pd.DataFrame) -> plt.Figure:
-    """nb02: out-of-fold AUC per species (soundscape windows and focal clips), sorted.
+def per_class_auc(per_class_df: pd.DataFrame, n_named: int = 12) -> plt.Figure:
+    """nb02: out-of-fold AUC per species (soundscape windows and focal clips), by name.
+
+    Each panel is a horizontal bar per species, worst at the top, coloured by taxon; with more
+    than ``2 * n_named`` scored species only the worst and the best ``n_named`` are drawn (the
+    title says how many are left out), so every bar carries a readable name.
 
     Args:
         per_class_df: ``primary_label, class_name, oof_soundscape_auc, oof_focal_auc``; NaN
-            where a species has no positive among the validation rows.
+            where a species has no positive among the validation rows (left out).
     """
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
     taxa = sorted(per_class_df["class_name"].astype(str).unique())
     colours = {t: plt.cm.tab10(i % 10) for i, t in enumerate(taxa)}
-    for ax, column, title in ((axes[0], "oof_soundscape_auc", "soundscape windows"),
-                              (axes[1], "oof_focal_auc", "focal clips")):
-        df = per_class_df.dropna(subset=[column]).sort_values(column)
-        ax.bar(range(len(df)), df[column], width=1.0,
-               color=[colours[str(t)] for t in df["class_name"]])
-        ax.axhline(0.5, color="k", ls="--", lw=0.8)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel(f"species with a positive ({len(df)} of {len(per_class_df)})")
-        ax.set_ylabel("OOF ROC-AUC")
-        ax.set_title(title)
+    panels = (("oof_soundscape_auc", "soundscape windows"), ("oof_focal_auc", "focal clips"))
+    rows = min(2 * n_named, max(len(per_class_df), 1))
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.0, 0.22 * rows + 1.2)))
+    for ax, (column, title) in zip(axes, panels):
+        scored = per_class_df.dropna(subset=[column]).sort_values(column)
+        shown = scored if len(scored) <= 2 * n_named else pd.concat(
+            [scored.head(n_named), scored.tail(n_named)])
+        y = np.arange(len(shown))
+        ax.barh(y, shown[column], color=[colours[str(t)] for t in shown["class_name"]])
+        ax.set_yticks(y, shown["primary_label"].astype(str).tolist(), fontsize=7)
+        ax.invert_yaxis()  # worst first, as in the notebook's table
+        ax.axvline(0.5, color="k", ls="--", lw=0.8)
+        if len(shown) < len(scored):
+            ax.axhline(n_named - 0.5, color="grey", lw=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("OOF ROC-AUC")
+        left_out = len(scored) - len(shown)
+        ax.set_title(f"{title}: {len(scored)} of {len(per_class_df)} species scored"
+                     + (f" ({left_out} middle ones not drawn)" if left_out else ""), fontsize=9)
     axes[1].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in taxa],
                    labels=taxa, fontsize=7, loc="lower right")
-    fig.suptitle("Per-class AUC (out of fold)")
+    fig.suptitle("Per-class AUC (out of fold), worst first")
     fig.tight_layout()
     return fig
 

@@ -70,6 +70,4 @@ def finish_prep(cfg: PrepConfig, tables: PrepTables, competition_dir: Path, t0: 
     (out / "prep_report.json").write_text(json.dumps(report, indent=2) + "\n")
     write_dataset_metadata(out, cfg.dataset_slug, tables.title, cfg.kaggle_user)
     log.info("prep done: %s", report)
-    return PrepResult(out, tables.train_df, tables.soundscape_df, tables.species_df,
-                      tables.rare_df, tables.bad_df, tables.fold_summary_df, report,
-                      tables.figures)
+    return PrepResult(**{**vars(tables), "report": report}, output_dir=out)

@@ -40,19 +40,12 @@ class PrepTables:
     title: str = ""
 
 
-@dataclass
-class PrepResult:
-    """What nb01 made; every path is inside ``output_dir``."""
+@dataclass(kw_only=True)
+class PrepResult(PrepTables):
+    """What nb01 made: the task's tables with the whole report; every path is inside
+    ``output_dir``."""
 
     output_dir: Path
-    train_df: pd.DataFrame
-    soundscape_df: pd.DataFrame
-    species_df: pd.DataFrame
-    rare_df: pd.DataFrame
-    bad_df: pd.DataFrame
-    fold_summary_df: pd.DataFrame
-    report: dict[str, Any]
-    figures: dict[str, Path]
 
 
 def write_prep_tables(out: Path, train_df: pd.DataFrame, soundscape_df: pd.DataFrame,
