@@ -121,14 +121,15 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     the prediction loop (counted from the start) leaves room for it.
     """
     started_at = clock()
+    task = cfg.task_spec
+    # Inputs first: a wrong input root stops here, before anything is written.
+    competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
+    sample_df, classes = task.read_sample(competition_dir)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "infer_config.json")
     threads = cfg.predict.threads if cfg.predict.threads > 0 else cpu_count()
     torch.set_num_threads(threads)
-    task = cfg.task_spec
-    competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
-    sample_df, classes = task.read_sample(competition_dir)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,

@@ -105,16 +105,17 @@ class PseudoResult:
 def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     """Run nb03: label, curate subsets, train students, chained over ``rounds``."""
     t0 = time.time()
+    task = cfg.task_spec
+    # Inputs first: a wrong input root or a missing dataset stops here, before any write.
+    competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
+    prep = load_prep(find_dataset_dir(cfg.input_root, cfg.prep_slug,
+                                      must_contain="train_folds.csv"))
+    models_dir = find_dataset_dir(cfg.input_root, cfg.models_slug)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "pseudo_config.json")
     torch.set_num_threads(cfg.predict.threads if cfg.predict.threads > 0 else cpu_count())
     device = resolve_device(cfg.device)
-    task = cfg.task_spec
-    competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
-    prep = load_prep(find_dataset_dir(cfg.input_root, cfg.prep_slug,
-                                      must_contain="train_folds.csv"))
-    models_dir = find_dataset_dir(cfg.input_root, cfg.models_slug)
     classes = prep.classes
     labeller = task.pseudo_labeller(cfg, prep, competition_dir)
     audio = labeller.audio()

@@ -55,11 +55,12 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     """Run nb02 for the requested folds, then merge every finished fold's outputs."""
     check_config(cfg)
     t0 = time.time()
+    # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write.
+    prep = load_prep(prep_dir(cfg))
+    check_sample_rate(cfg, prep)
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "train_config.json")
-    prep = load_prep(prep_dir(cfg))
-    check_sample_rate(cfg, prep)
     folds = resolve_folds(cfg, prep.n_folds)
     n_processes = resolve_processes(cfg, len(folds))
     log.info("training %s on folds %s with %d process(es); %d classes", cfg.model.backbone,
