@@ -93,6 +93,7 @@ def link_competition(competition_dir: Path, input_root: Path, name: str = DEFAUL
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PROGRESS = re.compile(r"\d+%\|")
+_CLEARED = re.compile(r"^ {40,}")
 HEARTBEAT_SECONDS = 10.0  # the console hears from a running stage at least this often
 
 
@@ -103,6 +104,8 @@ def console_line(line: str) -> str | None:
     terminal escape codes are dropped (the full text goes to the stage's log).
     """
     text = _ANSI.sub("", line.rstrip("\n").rsplit("\r", 1)[-1]).rstrip()
+    # A bar cleared with spaces (tqdm's leave=False) can run into the next log line.
+    text = _CLEARED.sub("", text)
     return text if text.strip() else None
 
 

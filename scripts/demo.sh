@@ -12,9 +12,10 @@ task="${2:-birdclef-2026}"
 size=demo
 [ "$preset" = smoke ] && size=tiny
 case "$task" in
-  birdclef-2026) generator=common.synthetic; data="demo/$size" ;;
+  birdclef-2026) generator=common.synthetic; data="demo/birdclef-$size" ;;
   messy-mashup) generator=common.synthetic_mashup; data="demo/mashup-$size" ;;
-  *) echo "unknown task '$task': use birdclef-2026 or messy-mashup" >&2; exit 2 ;;
+  *) echo "unknown task '$task': use birdclef-2026 or messy-mashup (a synthetic demo exists for" \
+       "these two)" >&2; exit 2 ;;
 esac
 # Generation is deterministic: an existing demo competition is reused. A stopped run resumes
 # where it was (every stage resumes); delete demo/ to start from scratch.
@@ -22,8 +23,7 @@ if [ ! -f "$data/answer_key/solution.csv" ]; then
   rm -rf "$data"
   .venv/bin/python -m "$generator" --out "$data" --size "$size" --seed 0
 fi
-run="demo/run-$preset"
-[ "$task" = birdclef-2026 ] || run="demo/run-$task-$preset"
+run="demo/run-$task-$preset"
 exec .venv/bin/python -m common.pipeline \
   --task "$task" \
   --competition-dir "$data/$task" \

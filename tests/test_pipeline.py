@@ -71,6 +71,8 @@ def test_console_line_keeps_the_last_state_of_a_line():
     assert console_line("\rdecode:  50%|#   | 1/2\rdecode: 100%|####| 2/2 [00:01]\n") == \
         "decode: 100%|####| 2/2 [00:01]"
     assert console_line("\x1b[A\n") is None
+    assert console_line(" " * 70 + "05:29:41 INFO x: epoch 1\n") == "05:29:41 INFO x: epoch 1"
+    assert console_line("    n_rows   12\n") == "    n_rows   12"  # a table keeps its indent
 
 
 def test_console_shows_moving_bars_every_interval_and_a_heartbeat_in_silence():
