@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
-import re
 import sys
 import types
 import typing
@@ -98,20 +96,6 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _comment_help(cls: type) -> dict[str, str]:
-    """``{field: trailing comment}`` from a dataclass's source (timm-style ``x: int = 1  # why``).
-
-    Lets configs written with a comment per field show that comment in ``--help`` without
-    repeating it in field metadata.
-    """
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    pattern = re.compile(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", re.MULTILINE)
-    return {name: text.strip() for name, text in pattern.findall(source)}
-
-
 def leaf_fields(cls: type, prefix: str = "", defaults: Any = None
                 ) -> dict[str, tuple[Any, Any, str]]:
     """``{dotted_name: (type, default, help)}`` for every leaf field of a config class.
@@ -122,14 +106,13 @@ def leaf_fields(cls: type, prefix: str = "", defaults: Any = None
     out: dict[str, tuple[Any, Any, str]] = {}
     hints = _field_types(cls)
     defaults = cls() if defaults is None else defaults
-    comments = _comment_help(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         default = getattr(defaults, f.name)
         if dataclasses.is_dataclass(default):
             out.update(leaf_fields(type(default), f"{prefix}{f.name}.", default))
         else:
-            help_text = f.metadata.get("help") or comments.get(f.name, "")
+            help_text = f.metadata.get("help", "")
             out[f"{prefix}{f.name}"] = (tp, default, help_text)
     return out
 

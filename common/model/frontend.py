@@ -31,7 +31,7 @@ import librosa
 import torch
 import torch.nn as nn
 
-from common.core.config import dataclass_from_dict
+from common.core.config import dataclass_from_dict, param
 
 __all__ = [
     "FrontendConfig",
@@ -52,24 +52,25 @@ _STD_EPS = 1e-6  # keeps a silent (constant) window finite after standardisation
 class FrontendConfig:
     """Everything needed to rebuild the frontend; saved as JSON inside every checkpoint."""
 
-    sample_rate: int = 32000  # Hz; competition audio is 32 kHz
-    clip_seconds: float = 5.0  # length of one scored window in seconds
-    n_fft: int = 2048  # STFT size in samples (64 ms), also the Hann window length
-    hop_length: int = 512  # STFT hop in samples (16 ms): 313 frames per 5 s
-    n_mels: int = 128  # mel bands, the image height
-    f_min: float = 40.0  # Hz; below this is wind and handling noise
-    f_max: float = 15000.0  # Hz; most bird and insect energy sits below 15 kHz
-    mode: str = "logmel"  # "logmel" (power mel in dB) or "pcen" (librosa.pcen of magnitude mel)
-    top_db: float | None = 80.0  # logmel: floor at (window max - top_db) dB; None disables
-    normalize: str = "per_window"  # "per_window": zero mean, unit std per window; "none"
+    sample_rate: int = param(32000, "Hz; competition audio is 32 kHz")
+    clip_seconds: float = param(5.0, "length of one scored window in seconds")
+    n_fft: int = param(2048, "STFT size in samples (64 ms), also the Hann window length")
+    hop_length: int = param(512, "STFT hop in samples (16 ms): 313 frames per 5 s")
+    n_mels: int = param(128, "mel bands, the image height")
+    f_min: float = param(40.0, "Hz; below this is wind and handling noise")
+    f_max: float = param(15000.0, "Hz; most bird and insect energy sits below 15 kHz")
+    mode: str = param(
+        "logmel", "'logmel' (power mel in dB) or 'pcen' (librosa.pcen of magnitude mel)")
+    top_db: float | None = param(80.0, "logmel: floor at (window max - top_db) dB; None disables")
+    normalize: str = param("per_window", "'per_window': zero mean, unit std per window; 'none'")
     # PCEN parameters, librosa.pcen defaults. PCEN works on magnitudes of int32-scaled audio
     # (librosa's documented recipe), hence the input scale for [-1, 1] float waveforms.
-    pcen_time_constant: float = 0.4  # seconds; smoother time constant
-    pcen_gain: float = 0.98  # alpha, strength of the automatic gain control
-    pcen_bias: float = 2.0  # delta, offset before root compression
-    pcen_power: float = 0.5  # r, root compression exponent
-    pcen_eps: float = 1e-6  # keeps the gain control finite on silence
-    pcen_input_scale: float = 2.0**31  # multiply the magnitude mel by this before PCEN
+    pcen_time_constant: float = param(0.4, "seconds; smoother time constant")
+    pcen_gain: float = param(0.98, "alpha, strength of the automatic gain control")
+    pcen_bias: float = param(2.0, "delta, offset before root compression")
+    pcen_power: float = param(0.5, "r, root compression exponent")
+    pcen_eps: float = param(1e-6, "keeps the gain control finite on silence")
+    pcen_input_scale: float = param(2.0**31, "multiply the magnitude mel by this before PCEN")
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:

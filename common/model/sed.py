@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from timm.models import adapt_input_conv, group_parameters, load_state_dict
 
-from common.core.config import dataclass_from_dict
+from common.core.config import dataclass_from_dict, param
 from common.model.frontend import Frontend, FrontendConfig
 
 __all__ = [
@@ -42,14 +42,16 @@ __all__ = [
 class ModelConfig:
     """Backbone and head settings; saved as JSON inside every checkpoint."""
 
-    backbone: str = "tf_efficientnet_b0.ns_jft_in1k"  # timm model name (tag ignored offline)
-    pretrained_path: str = ""  # local timm weights file; "" = random init. Never downloads.
-    in_chans: int = 1  # spectrogram channels; a 3-channel pretrained stem is summed to 1
-    drop_rate: float = 0.25  # dropout in the SED head, before and after the projection
-    drop_path_rate: float = 0.2  # stochastic depth inside the backbone
-    head_hidden: int = 512  # channels of the head projection between GeM and attention
-    head_kernel: int = 3  # time kernel of the head projection (3 frames ~ 0.5 s of context)
-    gem_p: float = 3.0  # initial GeM exponent over frequency (learned); 1 = mean, large = max
+    backbone: str = param("tf_efficientnet_b0.ns_jft_in1k", "timm model name (tag ignored offline)")
+    pretrained_path: str = param(
+        "", "local timm weights file; '' = random init. Never downloads.")
+    in_chans: int = param(1, "spectrogram channels; a 3-channel pretrained stem is summed to 1")
+    drop_rate: float = param(0.25, "dropout in the SED head, before and after the projection")
+    drop_path_rate: float = param(0.2, "stochastic depth inside the backbone")
+    head_hidden: int = param(512, "channels of the head projection between GeM and attention")
+    head_kernel: int = param(3, "time kernel of the head projection (3 frames ~ 0.5 s of context)")
+    gem_p: float = param(
+        3.0, "initial GeM exponent over frequency (learned); 1 = mean, large = max")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of all fields."""
@@ -267,12 +269,12 @@ def param_groups_lrd(
     depth = {f"backbone.{n}": i for i, names in enumerate(stages) for n in names}
     head_level = len(stages)
     buckets: dict[tuple[int, bool], list[nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
+    for name, weight in model.named_parameters():
+        if not weight.requires_grad:
             continue
         level = depth.get(name, head_level)  # head (and anything outside the backbone)
-        decay = param.ndim > 1
-        buckets.setdefault((level, decay), []).append(param)
+        decay = weight.ndim > 1
+        buckets.setdefault((level, decay), []).append(weight)
     groups = []
     for level, decay in sorted(buckets):
         scale = layer_decay ** (head_level - level)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.core.config import param
 from common.tasks.mashup.facts import CLIP_SECONDS, SAMPLE_RATE
 
 __all__ = ["STEM_TYPES", "MashupAudio", "MashupConfig", "MashupRecipe", "SongInfo", "StemPart"]
@@ -25,22 +26,28 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 class MashupConfig:
     """How mashups are made; defaults imitate the competition's test clips."""
 
-    sample_rate: int = SAMPLE_RATE  # output rate, Hz: the test clips' (mono)
-    clip_seconds: float = CLIP_SECONDS  # output length, seconds: the test clips'
-    stem_types: tuple[str, ...] = STEM_TYPES  # stem types in every mashup; keep "other"
-    distinct_songs: bool = True  # each stem type from another song of the genre when possible
-    tempo_bpm_range: tuple[float, float] = (70.0, 170.0)  # common target tempo, uniform, BPM
-    stretch_rate_range: tuple[float, float] = (0.6, 1.7)  # clamp of the stretch (>1 = faster)
-    tempo_from: str = "drums"  # tempo from the "drums" stem (the sum if it has no beat) or "mix"
-    fallback_tempo_bpm: float = 120.0  # a song's tempo when no beat is found (ambient, silence)
-    gain_db_range: tuple[float, float] = (-9.0, 3.0)  # random gain per stem, dB, uniform
-    snr_db_range: tuple[float, float] = (0.0, 20.0)  # music-to-noise ratio, dB, uniform
-    p_noise: float = 1.0  # share of mashups that get a noise clip (test clips all have one)
-    peak: float = 0.9  # the output is scaled to this peak amplitude
-    align_beats: bool = True  # start each stem on one of its beats, so the stems line up
-    silence_dbfs: float = -60.0  # a stem or noise clip with RMS below this is skipped as silent
-    min_file_bytes: int = 4096  # smaller files are skipped as corrupt (real data: < 4 KB files)
-    subtype: str = "PCM_16"  # WAV sample format of the written mashups
+    sample_rate: int = param(SAMPLE_RATE, "output rate, Hz: the test clips' (mono)")
+    clip_seconds: float = param(CLIP_SECONDS, "output length, seconds: the test clips'")
+    stem_types: tuple[str, ...] = param(STEM_TYPES, "stem types in every mashup; keep 'other'")
+    distinct_songs: bool = param(
+        True, "each stem type from another song of the genre when possible")
+    tempo_bpm_range: tuple[float, float] = param((70.0, 170.0), "common target tempo, uniform, BPM")
+    stretch_rate_range: tuple[float, float] = param(
+        (0.6, 1.7), "clamp of the stretch (>1 = faster)")
+    tempo_from: str = param(
+        "drums", "tempo from the 'drums' stem (the sum if it has no beat) or 'mix'")
+    fallback_tempo_bpm: float = param(
+        120.0, "a song's tempo when no beat is found (ambient, silence)")
+    gain_db_range: tuple[float, float] = param((-9.0, 3.0), "random gain per stem, dB, uniform")
+    snr_db_range: tuple[float, float] = param((0.0, 20.0), "music-to-noise ratio, dB, uniform")
+    p_noise: float = param(1.0, "share of mashups that get a noise clip (test clips all have one)")
+    peak: float = param(0.9, "the output is scaled to this peak amplitude")
+    align_beats: bool = param(True, "start each stem on one of its beats, so the stems line up")
+    silence_dbfs: float = param(
+        -60.0, "a stem or noise clip with RMS below this is skipped as silent")
+    min_file_bytes: int = param(
+        4096, "smaller files are skipped as corrupt (real data: < 4 KB files)")
+    subtype: str = param("PCM_16", "WAV sample format of the written mashups")
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stem_types if s not in STEM_TYPES]
