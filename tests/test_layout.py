@@ -235,3 +235,22 @@ def test_stages_do_not_switch_on_the_task():
     pattern = re.compile("|".join(re.escape(word) for word in TASK_SWITCHES))
     hits = files_mentioning(pattern, under="common/stages/")
     assert not hits, "task switches in stage modules (call a task hook):\n" + "\n".join(hits)
+
+
+def test_every_package_docstring_names_its_modules():
+    # A newcomer reads the module map where the code is: each package's docstring names every
+    # module and sub-package in it (``synthetic*`` style patterns count for a family).
+    import fnmatch
+
+    missing = []
+    for init in sorted((REPO_ROOT / "common").rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        named = set(re.findall(r"``([\w*]+)``", doc)) | set(re.findall(r"(\w+)/", doc))
+        for entry in sorted(init.parent.iterdir()):
+            name = entry.stem if entry.suffix == ".py" else entry.name
+            if (entry.name == "__init__.py" or entry.name.startswith(("_", "."))
+                    or not (entry.suffix == ".py" or (entry / "__init__.py").is_file())):
+                continue
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in named):
+                missing.append(f"{init.relative_to(REPO_ROOT)}: {name}")
+    assert not missing, "modules missing from their package docstring:\n" + "\n".join(missing)

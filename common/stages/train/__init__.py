@@ -10,6 +10,7 @@
 - ``resume``: a fold's training state and its resume file;
 - ``multigpu``: one process per GPU (``python -m common.stages.train.multigpu`` workers);
 - ``summary``: the finished folds merged into the run's tables, plots and report;
+- ``track``: the finished run logged to the experiment tracker (csv, wandb or off);
 - ``layout``: where checkpoints and per-fold files go.
 
 What differs between competitions (which rows a fold holds, the validation, the out-of-fold
