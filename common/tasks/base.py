@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from common.core.paths import find_competition_dir
+
 if TYPE_CHECKING:
     from common.data.loaders import AudioSource
     from common.data.prep_data import PrepData
@@ -240,8 +242,6 @@ class Task(ABC):
     def prep_inputs(self, cfg: PrepConfig) -> Path:
         """The competition folder nb01 reads, checked to fit this task and ``cfg`` before
         anything is written (an error names the fix). Default: found under the input root."""
-        from common.core.paths import find_competition_dir
-
         return find_competition_dir(cfg.input_root, cfg.competition)
 
     @abstractmethod
