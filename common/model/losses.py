@@ -2,7 +2,7 @@
 
 Multi-label (sigmoid, one binary problem per class): ``asl``, ``bce``, ``focal``. Single-label
 (softmax over the classes, one class per clip): ``cross_entropy``. Which fit a task is
-:func:`common.tasks.base.loss_name_for`'s business; this module only builds them.
+:meth:`common.tasks.base.Task.loss_name`'s business; this module only builds them.
 
 All losses share one call signature::
 

@@ -4,8 +4,8 @@ The mashup competition gives songs as stems (``train/<genre>/<song_id>/{drums,vo
 other}.wav``) and environmental noise clips (``noise/``), but scores 30-s *mashups*: stems of
 different songs of one genre, tempo-synced, over noise. So this stage folds the songs (per
 genre, so every genre is in every fold), renders training mashups out of each fold's songs with
-:func:`common.tasks.mashup.generation.generate_mashups` (:mod:`common.tasks.mashup.prep_songs`), and
-then writes the same files as every task's nb01 (:mod:`common.stages.prep.run`, which calls
+:func:`common.tasks.mashup.generation.generate_mashups` (:mod:`common.tasks.mashup.prep_songs`),
+and then writes the same files as every task's nb01 (:mod:`common.stages.prep.run`, which calls
 :func:`prepare_mashups` through :meth:`common.tasks.mashup.task.MashupTask.prepare`), so
 nb02-nb04 read them through the same code:
 
@@ -24,7 +24,7 @@ nb02-nb04 read them through the same code:
   disagree, mashups or noise clips that failed caching. Nothing is dropped without a row here;
 - ``cache/``: every mashup whole (kind ``clip``) and every usable noise clip (kind
   ``background``, key ``noise/<name>``), float16 at ``sample_rate``;
-- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.render.generate_mashups`' tables;
+- ``mashups/``: the WAVs and :func:`~common.tasks.mashup.generation.generate_mashups`' tables;
 - ``fold_summary.csv``, ``figures/*.png``, ``prep_config.json``, ``prep_report.json``,
   ``dataset-metadata.json``.
 

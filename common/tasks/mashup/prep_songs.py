@@ -2,7 +2,7 @@
 
 The ``train/<genre>/<song_id>/`` folders are read and cross-checked with ``train.csv``
 (:func:`read_songs`); the training mashups are rendered by
-:func:`common.tasks.mashup.render.generate_mashups` into ``<working_dir>/mashups/``, or read
+:func:`common.tasks.mashup.generation.generate_mashups` into ``<working_dir>/mashups/``, or read
 back when an earlier run finished exactly the set asked for (:func:`make_mashups`); what the
 generator left out becomes ``bad_files`` rows (:func:`skipped_to_bad_rows`). The flow that uses
 them is :mod:`common.tasks.mashup.prep`.
@@ -162,7 +162,7 @@ def make_mashups(cfg: MashupPrepConfig, competition_dir: Path, folds_df: pd.Data
                  workers: int) -> pd.DataFrame:
     """The ``mashups.csv`` table of ``cfg.mashups_per_genre_per_fold`` mashups per genre-fold.
 
-    Written to ``<working_dir>/mashups/`` by :func:`common.tasks.mashup.render.generate_mashups`
+    Written to ``<working_dir>/mashups/`` by :func:`common.tasks.mashup.generation.generate_mashups`
     (in a process pool of ``workers``), or read back when an earlier run finished them.
     """
     mashup_dir = cfg.output_dir / MASHUP_DIRNAME

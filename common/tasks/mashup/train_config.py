@@ -19,7 +19,8 @@ class MashupTrainConfig(TrainConfig):
         "OOF predictions (common.tasks.mashup.baselines)")
     feature_models: tuple[str, ...] = param(
         ("logreg", "extra_trees"),
-        "feature models of the baseline (keys of common.tasks.mashup.features.MODEL_BUILDERS)")
+        "feature models of the baseline (keys of "
+        "common.tasks.mashup.feature_models.MODEL_BUILDERS)")
     feature_workers: int = param(
         -1, "processes computing the baseline's clip features (-1 = every CPU, 1 = in process)")
 
