@@ -69,7 +69,6 @@ from common.stages.pseudo.config import PseudoConfig
 from common.stages.pseudo.labels import write_round
 from common.stages.pseudo.score import member_folds, resolve_device, score_files
 from common.stages.pseudo.students import (
-    leaf_value,
     publish_students,
     student_config,
     students_have_labels,
@@ -167,7 +166,7 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                         if cfg.pseudo_targets == "fold" else f"pseudo_labels_soft_r{r}.csv")
         init = ""
         if cfg.warm_start:
-            backbone = cfg.student_backbone or leaf_value(teacher_cfg, "backbone")
+            backbone = cfg.student_backbone or teacher_cfg.model.backbone
             init = str(teacher_dir / f"{backbone_short_name(backbone)}_fold{{fold}}_best.pt")
         student_cfg = student_config(cfg, teacher_cfg, round_dir, (str(out / pseudo_table),),
                                      init)

@@ -6,8 +6,8 @@ strong augmentation presets, the task's own changes on top); :func:`publish_stud
 the final round's best checkpoints under the names nb04 looks for; :func:`teacher_row` is the
 first row of ``rounds_summary.csv``.
 
-Student configs are built with :func:`common.core.config.replace_dotted` and leaf names
-(``epochs``, ``backbone``), so they follow nb02's config however its fields are grouped.
+Student configs are the teacher's :class:`~common.stages.train.config.TrainConfig` with a
+round's changes (:func:`common.core.config.replace_dotted`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from typing import Any
 from common.audio.augment import SpecAugmentConfig, WaveAugmentConfig
 from common.core.config import (
     config_from_dict,
-    flatten,
     replace_dotted,
-    resolve_alias,
     stage_class,
 )
 from common.data import competition as comp
@@ -32,34 +30,8 @@ from common.stages.pseudo.config import PseudoConfig
 from common.stages.pseudo.labels import PseudoLabeller
 from common.stages.train.config import TrainConfig
 
-__all__ = ["leaf_value", "publish_students", "student_config", "students_have_labels",
+__all__ = ["publish_students", "student_config", "students_have_labels",
            "teacher_config", "teacher_row"]
-
-
-def leaf_value(config: Any, key: str) -> Any:
-    """The value of the leaf field ``key`` (a dotted name or a unique leaf name) of a config."""
-    values = flatten(config)
-    return values[resolve_alias(key, values)]
-
-
-def _as_leaves(config: Any, value: Any) -> dict[str, Any]:
-    """``value`` (a sub-config) as dotted leaf changes of the one field of ``config`` that
-    holds a value of its type, wherever that field is nested."""
-    def find(node: Any, prefix: str) -> list[str]:
-        found = []
-        for f in dataclasses.fields(node):
-            child = getattr(node, f.name)
-            if type(child) is type(value):
-                found.append(prefix + f.name)
-            elif dataclasses.is_dataclass(child):
-                found += find(child, f"{prefix}{f.name}.")
-        return found
-
-    paths = find(config, "")
-    if len(paths) != 1:
-        raise ValueError(f"{type(config).__name__} has {len(paths)} fields of type "
-                         f"{type(value).__name__}; expected one")
-    return {f"{paths[0]}.{k}": v for k, v in flatten(value).items()}
 
 
 def teacher_config(models_dir: Path, task: str) -> TrainConfig:
@@ -89,7 +61,7 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
     # The teacher's own extra tables stay (e.g. nb02 trained with a subset); an earlier round's
     # pseudo labels are replaced by this round's, not added to them (every window twice).
     own = cfg.output_dir.resolve()
-    kept = tuple(p for p in leaf_value(teacher_cfg, "extra_windows")
+    kept = tuple(p for p in teacher_cfg.extra_windows
                  if Path(p.replace("{fold}", "0")).is_file()
                  and not (Path(p).parent.resolve() == own
                           and Path(p).name.startswith("pseudo_labels_soft")))
@@ -99,14 +71,14 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
         "extra_windows": (*kept, *extra_windows), "extra_repeats": cfg.pseudo_repeats,
         "init_checkpoint": init_checkpoint,
     }
-    if cfg.strong_augment:
-        changes.update(_as_leaves(teacher_cfg, WaveAugmentConfig.strong()))
-        changes.update(_as_leaves(teacher_cfg, SpecAugmentConfig.strong()))
     if cfg.student_epochs > 0:
-        changes["epochs"] = cfg.student_epochs
+        changes["optim.epochs"] = cfg.student_epochs
     if cfg.student_backbone:
-        changes["backbone"] = cfg.student_backbone
+        changes["model.backbone"] = cfg.student_backbone
     student = replace_dotted(teacher_cfg, changes)
+    if cfg.strong_augment:
+        student = dataclasses.replace(student, wave_augment=WaveAugmentConfig.strong(),
+                                      spec_augment=SpecAugmentConfig.strong())
     return replace_dotted(student, teacher_cfg.task_spec.student_changes())
 
 
