@@ -41,17 +41,10 @@ sys.path[:0] = [
     for p in Path("/kaggle/input").glob(pattern)
 ]
 
-from common.core.config import resolve_config  # noqa: E402
-from common.core.runtime import setup_logging  # noqa: E402
-from common.report.show import (  # noqa: E402
-    show_config,
-    show_figures,
-    show_markdown,
-    show_report,
-    show_table,
-)
+from common.report.show import show_figures, show_report, show_table  # noqa: E402
 from common.stages.pseudo.config import PseudoConfig  # noqa: E402
 from common.stages.pseudo.run import run_pseudo  # noqa: E402
+from common.stages.start import start_stage  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
@@ -69,16 +62,14 @@ WORKING_DIR = "/kaggle/working"
 OVERRIDES = {}
 
 # %% [markdown]
-# The resolved configuration: only what differs from the defaults, and what set it.
+# The resolved configuration (only what differs from the defaults, and what set it), the log
+# started in the working dir, and what this notebook does for the chosen competition.
 
 # %%
-cfg = resolve_config(
-    PseudoConfig, PRESET, {"input_root": INPUT_ROOT, "working_dir": WORKING_DIR, **OVERRIDES},
-    task=TASK, description="nb03: pseudo-label unlabelled audio and train noisy students.",
+cfg = start_stage(
+    PseudoConfig, "nb03", PRESET, TASK, INPUT_ROOT, WORKING_DIR, OVERRIDES,
+    description="nb03: pseudo-label unlabelled audio and train noisy students.",
 )
-setup_logging(Path(cfg.working_dir) / "nb03.log")
-show_config(cfg)
-show_markdown(cfg.task_spec.notes("nb03"))
 
 # %% [markdown]
 # ## Label, curate, train students

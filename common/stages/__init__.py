@@ -3,5 +3,6 @@
 - ``prep``: nb01, clean, fold and cache the audio;
 - ``train``: nb02, K-fold training;
 - ``pseudo``: nb03, pseudo labels from a teacher ensemble and noisy students;
-- ``infer``: nb04, the offline CPU ensemble with TTA that writes ``submission.csv``.
+- ``infer``: nb04, the offline CPU ensemble with TTA that writes ``submission.csv``;
+- ``start``: what every notebook does first (config, log, the config and task notes shown).
 """

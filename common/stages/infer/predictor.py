@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from common.core.runtime import cpu_count
+from common.core.runtime import cpu_count, resolve_workers
 from common.model.frontend import Frontend
 from common.stages.infer.config import PredictConfig
 from common.stages.infer.decode import DecodedFile, decode_ahead, windows_from_header
@@ -314,7 +314,7 @@ class EnsemblePredictor:
                               "models": int(self.model_keep.sum()),
                               "views": int(self.view_keep.sum())})
 
-        workers = cfg.decode_workers if cfg.decode_workers > 0 else cpu_count()
+        workers = resolve_workers(cfg.decode_workers)
         prefetch = cfg.prefetch_files if cfg.prefetch_files > 0 else max(4, 2 * cpu_count())
         decoded = decode_ahead(paths, rate, window_samples, workers, prefetch)
         with torch.inference_mode():

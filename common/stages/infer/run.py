@@ -44,7 +44,7 @@ import torch
 
 from common.core.config import save_config
 from common.core.paths import find_competition_dir, find_dataset_dir
-from common.core.runtime import cpu_count
+from common.core.runtime import resolve_workers
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
@@ -128,7 +128,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "infer_config.json")
-    threads = cfg.predict.threads if cfg.predict.threads > 0 else cpu_count()
+    threads = resolve_workers(cfg.predict.threads)
     torch.set_num_threads(threads)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)

@@ -60,7 +60,7 @@ import torch
 from common.core.config import save_config
 from common.core.kaggle import write_dataset_metadata
 from common.core.paths import find_competition_dir, find_dataset_dir
-from common.core.runtime import cpu_count
+from common.core.runtime import resolve_workers
 from common.data import competition as comp
 from common.data.prep_data import load_prep
 from common.stages.infer.members import find_checkpoints, load_members
@@ -113,7 +113,7 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "pseudo_config.json")
-    torch.set_num_threads(cfg.predict.threads if cfg.predict.threads > 0 else cpu_count())
+    torch.set_num_threads(resolve_workers(cfg.predict.threads))
     device = resolve_device(cfg.device)
     classes = prep.classes
     labeller = task.pseudo_labeller(cfg, prep, competition_dir)

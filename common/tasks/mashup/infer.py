@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from common.core.paths import find_dataset_dir
-from common.core.runtime import cpu_count
+from common.core.runtime import resolve_workers
 from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.ensemble import pool_clips
@@ -107,7 +107,7 @@ class ClipRows(SubmissionRows):
         nb02 published them)."""
         cfg, task = self.cfg, self.task
         if cfg.feature_blend and paths:
-            workers = cfg.feature_workers if cfg.feature_workers > 0 else cpu_count()
+            workers = resolve_workers(cfg.feature_workers)
             self.blend, note = load_feature_blend(
                 find_dataset_dir(cfg.input_root, cfg.models_slug), self.classes,
                 task.label_column, cfg.feature_seed, n_jobs=workers)
