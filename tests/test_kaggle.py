@@ -131,9 +131,9 @@ def test_datasets_chain_attaches_outputs_as_datasets():
 
 def stage_config_class(stage_name: str) -> type:
     """The config class of a stage (imported: the slugs are derived from the task at run time)."""
-    from common.stages.infer.run import InferConfig
+    from common.stages.infer.config import InferConfig
     from common.stages.prep.config import PrepConfig
-    from common.stages.pseudo.run import PseudoConfig
+    from common.stages.pseudo.config import PseudoConfig
     from common.stages.train.config import TrainConfig
 
     return {"nb01": PrepConfig, "nb02": TrainConfig, "nb03": PseudoConfig,

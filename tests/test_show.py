@@ -28,7 +28,7 @@ def test_empty_tables_say_so(capsys):
 
 def test_config_shows_only_what_differs_and_who_set_it(capsys):
     from common.core.config import resolve_config
-    from common.stages.infer.run import InferConfig
+    from common.stages.infer.config import InferConfig
 
     cfg = resolve_config(InferConfig, "smoke", {"max_files": 3}, argv=["--working-dir", "/out"],
                          task="messy-mashup")

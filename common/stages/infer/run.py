@@ -51,7 +51,7 @@ from common.stages.infer.members import Member, find_checkpoints, group_by_front
 from common.stages.infer.predictor import Predictions, predict_files
 from common.stages.infer.report import infer_report, timings_table
 
-__all__ = ["InferConfig", "InferResult", "list_test_files", "load_ensemble", "run_inference"]
+__all__ = ["InferResult", "load_ensemble", "run_inference"]
 
 log = logging.getLogger(__name__)
 

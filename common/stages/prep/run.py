@@ -33,7 +33,7 @@ from common.stages.prep.tables import PrepResult, PrepTables
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PrepConfig", "PrepResult", "finish_prep", "run_prep"]
+__all__ = ["finish_prep", "run_prep"]
 
 
 def run_prep(cfg: PrepConfig) -> PrepResult:

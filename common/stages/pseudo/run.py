@@ -67,7 +67,7 @@ from common.stages.infer.members import find_checkpoints, load_members
 from common.stages.pseudo.cache import AudioCacher
 from common.stages.pseudo.config import PseudoConfig
 from common.stages.pseudo.labels import write_round
-from common.stages.pseudo.score import member_folds, resolve_device, score_files
+from common.stages.pseudo.score import resolve_device, score_files
 from common.stages.pseudo.students import (
     publish_students,
     student_config,
@@ -78,8 +78,7 @@ from common.stages.pseudo.students import (
 from common.stages.train.layout import backbone_short_name
 from common.stages.train.run import run_training
 
-__all__ = ["SOFT_NAME", "PseudoConfig", "PseudoResult", "member_folds", "run_pseudo",
-           "student_config"]
+__all__ = ["PseudoResult", "run_pseudo"]
 
 log = logging.getLogger(__name__)
 
