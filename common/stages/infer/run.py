@@ -50,6 +50,8 @@ from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
 from common.stages.infer.predictor import Predictions, predict_files
 from common.stages.infer.report import infer_report, timings_table
+from common.stages.infer.teacher_blend import teacher_rank_blend
+from common.stages.teacher_table import teacher_mapping
 
 __all__ = ["InferResult", "load_ensemble", "run_inference"]
 
@@ -135,6 +137,8 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
              len(paths), cfg.test_dir, threads)
 
+    if cfg.teacher.enabled:  # a wrong teacher setting fails now, not after the ensemble
+        teacher_mapping(cfg.teacher, competition_dir, classes)
     members = load_ensemble(cfg, classes)
     groups = group_by_frontend(members)
     log.info("ensemble: %d models in %d frontend groups; views %s; combine %s", len(members),
@@ -148,6 +152,12 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     else:
         log.info("no test audio in %s: writing a submission shaped like the sample", test_dir)
         probs = np.zeros((0, len(classes)), np.float32)
+    teacher_info = None
+    if cfg.teacher.enabled and predictions is not None:
+        seconds_left = 60 * cfg.predict.time_budget_minutes - (clock() - started_at)
+        probs, teacher_info = teacher_rank_blend(
+            cfg, predictions, probs, competition_dir, classes,
+            members[0].frontend_cfg.sample_rate, out, seconds_left)
     submission_df = rows.build(predictions, probs, sample_df, out)
     # %.7g keeps relative precision: fixed decimals would turn small probabilities into tied
     # zeros, and ties cost ROC-AUC.
@@ -159,6 +169,8 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     report = infer_report(cfg, members, predictions, submission_df, threads,
                           clock() - started_at)
     report.update(rows.report())
+    if teacher_info is not None:
+        report["teacher"] = teacher_info
     (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
              report["seconds"], out / "submission.csv")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from common.core.config import StageConfig, param
 from common.stages.infer.config import PredictConfig
 from common.stages.pseudo.tables import CLIP_TARGET_MODES
+from common.teachers.config import TeacherConfig
 
 __all__ = ["NEGATIVE_SOURCES", "SOUNDSCAPE_MODES", "TARGET_MODES", "PseudoConfig"]
 
@@ -79,6 +80,9 @@ class PseudoConfig(StageConfig):
         "", "folder of recordings with none of the species, scored for hard negatives too")
     predict: PredictConfig = param(
         TEACHER_PREDICT, "the teacher's pass through nb04's engine (views, batching, budget)")
+    teacher: TeacherConfig = param(
+        TeacherConfig(teacher_weight=0.3),
+        "a pretrained teacher blended into the soft pseudo labels (off by default)")
 
     STAGE: ClassVar[str] = "pseudo"  # names its dataset and the task defaults it takes
     # Presets scale a run; the view list is the task's (``max_views`` takes its first).

@@ -109,9 +109,10 @@ class PseudoLabeller(ABC):
 
 
 def write_round(labeller: PseudoLabeller, r: int, scored: Scored, teacher: list[str],
-                out: Path) -> dict[str, Any]:
+                out: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Round ``r``'s tables: the soft table of the ensemble and of each teacher fold, the
-    files that failed, the task's views, and ``pseudo_summary_r<r>.json`` (returned)."""
+    files that failed, the task's views, and ``pseudo_summary_r<r>.json`` (returned; ``extra``
+    entries, e.g. the pretrained teacher's, are added to it)."""
     cfg = labeller.cfg
     soft = labeller.soft_table(scored, scored.probs)
     soft.to_csv(out / f"pseudo_labels_soft_r{r}.csv", index=False, float_format=SOFT_FORMAT)
@@ -126,6 +127,7 @@ def write_round(labeller: PseudoLabeller, r: int, scored: Scored, teacher: list[
         log.warning("%s skipped: %s", labeller.unit, error)
     summary = {"round": r, "teacher": teacher, "n_teacher_models": len(teacher),
                **labeller.write_views(r, scored, soft, fold_rows, out),
-               "pseudo_targets": cfg.pseudo_targets, "per_fold_tables": sorted(scored.fold_probs)}
+               "pseudo_targets": cfg.pseudo_targets, "per_fold_tables": sorted(scored.fold_probs),
+               **(extra or {})}
     (out / f"pseudo_summary_r{r}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

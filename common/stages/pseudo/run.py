@@ -75,6 +75,7 @@ from common.stages.pseudo.students import (
     teacher_config,
     teacher_row,
 )
+from common.stages.pseudo.teacher_blend import blend_teacher
 from common.stages.train.layout import backbone_short_name
 from common.stages.train.run import run_training
 
@@ -150,7 +151,12 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
             finally:
                 if cacher is not None:
                     cacher.close()
-            write_round(labeller, r, scored, [m.name for m in members], out)
+            extra = {}
+            if cfg.teacher.enabled:
+                scored, extra["teacher"] = blend_teacher(
+                    cfg, scored, audio.paths, competition_dir, classes,
+                    members[0].frontend_cfg.sample_rate, out)
+            write_round(labeller, r, scored, [m.name for m in members], out, extra)
             if r == 1:
                 subsets_df = labeller.write_subsets(models_dir, scored, out)
         if not (cfg.train_student and cfg.rounds):

@@ -5,6 +5,7 @@
 - ``run``: :func:`run_training`, the stage: every requested fold, then the run summary;
 - ``fold``: :func:`train_fold`, one fold's epoch loop (build, resume, train, validate, save);
 - ``items``: the window tables a fold trains and validates on (the task assembles them);
+- ``distill``: the distillation term toward a pretrained teacher on soundscape windows;
 - ``validation``: per-epoch validation of a fold (window and whole-clip kinds);
 - ``optim``: loss, AdamW with layer-wise LR decay, the LR schedule, warm start;
 - ``resume``: a fold's training state and its resume file;

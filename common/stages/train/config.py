@@ -31,6 +31,7 @@ from common.core.config import StageConfig, param
 from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig
 from common.report.tracking import TrackingConfig
+from common.teachers.config import TeacherConfig
 
 __all__ = ["OptimConfig", "DataConfig", "LossConfig", "SessionConfig", "TrainConfig",
            "CHECKPOINT_RULES", "checkpoint_rule", "check_config", "resolve_folds"]
@@ -136,6 +137,9 @@ class TrainConfig(StageConfig):
     wave_augment: WaveAugmentConfig = param(WaveAugmentConfig(), "waveform augmentation")
     spec_augment: SpecAugmentConfig = param(SpecAugmentConfig(), "SpecAugment masks")
     tracking: TrackingConfig = param(TrackingConfig(), "experiment tracking: csv, wandb or off")
+    distill: TeacherConfig = param(
+        TeacherConfig(teacher_weight=0.3),
+        "distillation toward a pretrained teacher on soundscape windows (off by default)")
 
     STAGE: ClassVar[str] = "train"  # names its dataset and the task defaults it takes
     # Dotted fields (or whole groups) that may differ between the session that wrote a resume

@@ -7,7 +7,8 @@ has the pieces every task builds it from:
   (or training clips) of the other folds that pass the rating filter, the labelled soundscape
   windows of the other folds (``data.use_soundscapes``, repeated ``data.soundscape_repeats``
   times) and every ``extra_windows`` table (nb03's pseudo labels, named subsets), rows of the
-  fold itself held out;
+  fold itself held out, with the teacher's distillation term when ``distill`` is on
+  (:mod:`common.stages.train.distill`);
 - :func:`held_out_focal`, :func:`held_out_soundscape_files`, :func:`background_items`: the
   fold's held-out clips and soundscapes, and the real no-call audio the augmenter mixes in;
 - :class:`FoldData`: the tables of one fold, as :func:`common.stages.train.fold.train_fold`
@@ -34,6 +35,7 @@ from common.data.windows import (
     read_extra_windows,
     soundscape_items,
 )
+from common.stages.train.distill import apply_distill
 from common.stages.train.layout import extra_windows_path
 
 if TYPE_CHECKING:
@@ -98,7 +100,8 @@ def training_items(cfg: TrainConfig, prep: PrepData, fold: int) -> WindowItems:
         extra = read_extra_windows(extra_windows_path(path, fold), classes)
         parts += [extra.select(extra.table_df["fold"].to_numpy() != fold)] * max(
             1, cfg.data.extra_repeats)
-    return WindowItems.concat(parts, len(classes))
+    items = WindowItems.concat(parts, len(classes))
+    return apply_distill(cfg, items, classes) if cfg.distill.enabled else items
 
 
 def background_items(cfg: TrainConfig, prep: PrepData, exclude_files: list[str]) -> pd.DataFrame:

@@ -40,6 +40,7 @@ import time
 from common.core.config import save_config
 from common.data.prep_data import load_prep
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
+from common.stages.train.distill import prepare_distill
 from common.stages.train.items import check_sample_rate
 from common.stages.train.layout import json_default
 from common.stages.train.multigpu import prep_dir, resolve_processes, run_parallel, train_folds
@@ -63,6 +64,7 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     save_config(cfg, out / "train_config.json")
     folds = resolve_folds(cfg, prep.n_folds)
     n_processes = resolve_processes(cfg, len(folds))
+    distill = prepare_distill(cfg, prep) if cfg.distill.enabled else None
     log.info("training %s on folds %s with %d process(es); %d classes", cfg.model.backbone,
              list(folds), n_processes, len(prep.classes))
     if n_processes > 1:
@@ -71,6 +73,8 @@ def run_training(cfg: TrainConfig) -> TrainResult:
         train_folds(cfg, prep, folds, session_start=t0, progress=True)
     result = summarize_run(cfg, prep)
     result.report["seconds"] = round(time.time() - t0, 1)
+    if distill is not None:
+        result.report["distill"] = distill
     (out / "train_report.json").write_text(json.dumps(result.report, indent=2,
                                                       default=json_default) + "\n")
     track_training(cfg, result)

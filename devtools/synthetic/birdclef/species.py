@@ -2,11 +2,16 @@
 
 Labels follow the real data: eBird codes for birds, iNat ids for other taxa, ``<id>son<nn>``
 for insect sonotypes. About 10 % of species are soundscape-only (sonotypes and a frog).
+
+Some species carry real Pantanal scientific and common names (:func:`with_real_names`), so
+that a pretrained teacher's label mapping (:mod:`common.teachers.mapping`) finds them and the
+teacher switches run end to end on the demo. Only the names are real: the voices are
+synthetic, so BirdNET or Perch will not recognise the calls. This checks plumbing, not gain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -160,5 +165,54 @@ def plan_species(
         )
         for r in records
     ]
+    species = with_real_names(species, pairs)
     species.sort(key=lambda s: s.label)
     return tuple(species), tuple(pairs)
+
+
+# Real Pantanal species (BirdNET v2.4 knows every bird here, none of the others). Confusable
+# pairs get real congeners; the rest are taken in order. Labels stay the generator's.
+_REAL_PAIRS = {
+    "Aves": (("Ara chloropterus", "Red-and-green Macaw"),
+             ("Ara ararauna", "Blue-and-yellow Macaw"),
+             ("Columbina talpacoti", "Ruddy Ground Dove"),
+             ("Columbina picui", "Picui Ground Dove")),
+    "Amphibia": (("Boana raniceps", "Chaco Tree Frog"),
+                 ("Boana punctata", "Polka-dot Tree Frog")),
+}
+_REAL_SPECIES = {
+    "Aves": (("Ramphastos toco", "Toco Toucan"), ("Pitangus sulphuratus", "Great Kiskadee"),
+             ("Jabiru mycteria", "Jabiru"), ("Aramus guarauna", "Limpkin"),
+             ("Furnarius rufus", "Rufous Hornero"), ("Chauna torquata", "Southern Screamer"),
+             ("Crypturellus undulatus", "Undulated Tinamou"),
+             ("Cyanocorax cyanomelas", "Purplish Jay"), ("Ortalis canicollis", "Chaco Chachalaca"),
+             ("Anodorhynchus hyacinthinus", "Hyacinth Macaw")),
+    "Amphibia": (("Leptodactylus fuscus", "Whistling Grass Frog"),),
+    "Mammalia": (("Alouatta caraya", "Black-and-gold Howler Monkey"),),
+    "Reptilia": (("Caiman yacare", "Yacare Caiman"),),
+}
+
+
+def with_real_names(species: list[Species], pairs: list[tuple[str, str]]) -> list[Species]:
+    """``species`` with real scientific and common names on some birds, a frog or two, a
+    mammal and the reptile (see module doc); labels, voices and every random draw unchanged,
+    so the audio of a seed is the same with or without them."""
+    by_label = {s.label: i for i, s in enumerate(species)}
+    out = list(species)
+    named: set[int] = set()
+    pair_names = {k: list(v) for k, v in _REAL_PAIRS.items()}
+    for first, second in pairs:
+        i, j = by_label[first], by_label[second]
+        names = pair_names.get(out[i].class_name, [])
+        if len(names) >= 2:
+            for k, (scientific, common) in zip((i, j), (names.pop(0), names.pop(0))):
+                out[k] = replace(out[k], scientific_name=scientific, common_name=common)
+                named.add(k)
+    free = {k: list(v) for k, v in _REAL_SPECIES.items()}
+    for k, sp in enumerate(out):
+        names = free.get(sp.class_name)
+        if k in named or sp.soundscape_only or not names:
+            continue
+        scientific, common = names.pop(0)
+        out[k] = replace(sp, scientific_name=scientific, common_name=common)
+    return out
