@@ -8,6 +8,10 @@ competition slug (the task's name), and each stage's working dir at
 ``logs/`` and the final ``submission.csv``. Each stage runs as its script in a fresh process, as
 Kaggle would run it; the first failing stage stops the run and its error is shown. The same four
 scripts run every task (:mod:`common.tasks.base`): ``--task`` is passed on to each of them.
+
+``--set KEY=VALUE`` (repeatable) passes ``--KEY VALUE`` to every stage whose config has that
+parameter (a dotted name or a unique last part), e.g. ``--set teacher=birdnet`` switches the
+pretrained teacher on in nb02 (distillation), nb03 and nb04; a key no stage knows is an error.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.core.config import leaf_fields, resolve_alias, stage_class
 from common.tasks import DEFAULT_TASK, get_task, task_names
 from common.tasks.base import DATASET_SUFFIXES
 
@@ -197,6 +202,47 @@ def stop_process_group(process: subprocess.Popen, grace_seconds: float = 10.0) -
             break
 
 
+def _config_class(stage: Stage, task: str) -> type:
+    from common.stages.infer.config import InferConfig
+    from common.stages.prep.config import PrepConfig
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.train.config import TrainConfig
+
+    base = {"prep": PrepConfig, "train": TrainConfig, "pseudo": PseudoConfig,
+            "infer": InferConfig}[stage.task_stage]
+    return stage_class(base, task)
+
+
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """``["teacher=birdnet", ...]`` -> ``{"teacher": "birdnet"}`` (dashes as underscores)."""
+    settings = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        settings[key.strip().replace("-", "_")] = value
+    return settings
+
+
+def stage_flags(settings: dict[str, str], stages: list[Stage], task: str
+                ) -> dict[str, list[str]]:
+    """Per stage name, the ``--flag value`` pairs of the settings its config has; raises when
+    a setting fits no stage (a typo must not be ignored)."""
+    flags: dict[str, list[str]] = {stage.name: [] for stage in stages}
+    used: set[str] = set()
+    for stage in stages:
+        valid = leaf_fields(_config_class(stage, task))
+        for key, value in settings.items():
+            name = resolve_alias(key, valid)
+            if name in valid:
+                flags[stage.name] += [f"--{name.replace('_', '-')}", value]
+                used.add(key)
+    unknown = sorted(set(settings) - used)
+    if unknown:
+        raise ValueError(f"no stage has parameter(s) {unknown}; see each script's --help")
+    return flags
+
+
 def _pump(stream, lines: queue.Queue) -> None:
     for line in stream:
         lines.put(line)
@@ -259,8 +305,12 @@ def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
 
 def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
                  answer_key: str | Path | None = None, stages: tuple[str, ...] | None = None,
-                 task: str = DEFAULT_TASK) -> dict[str, object]:
+                 task: str = DEFAULT_TASK, settings: dict[str, str] | None = None
+                 ) -> dict[str, object]:
     """Run the stages in order and collect the submission; returns a summary dict.
+
+    ``settings``: ``{parameter: value}`` passed to every stage that has the parameter
+    (:func:`stage_flags`).
 
     With ``answer_key`` (the hidden solution CSV) the submission is scored with the task's
     metric (:func:`common.tasks.base.score`); the summary holds ``score`` and ``metric``.
@@ -274,6 +324,7 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
     input_root = work_dir / "input"
     link_competition(competition_dir, input_root, spec.competition)
     wanted = [s for s in STAGES if stages is None or s.name in stages]
+    flags = stage_flags(settings or {}, wanted, task)
     outputs: dict[str, str] = {}
     for stage in wanted:
         if not (REPO_ROOT / stage.script).is_file():
@@ -281,7 +332,7 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
             continue
         try:
             outputs[stage.name] = str(run_stage(stage, input_root, preset, work_dir / "logs",
-                                                task=task))
+                                                flags[stage.name], task=task))
         except Interrupted as stop:
             raise Interrupted(f"{stop} during {stage.name} ({stage.script}); its log: "
                               f"{work_dir / 'logs' / (stage.name + '.log')}") from None
@@ -317,13 +368,16 @@ def main(argv: list[str] | None = None) -> int:
                         "the task's metric")
     parser.add_argument("--stages", default=None,
                         help="comma-separated subset, e.g. nb01,nb02 (default: all)")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="a parameter for every stage that has it, e.g. teacher=birdnet")
     args = parser.parse_args(argv)
     stages = tuple(args.stages.split(",")) if args.stages else None
     try:
+        settings = parse_settings(args.set)
         with interrupts_raise():
             summary = run_pipeline(args.competition_dir, args.work_dir, args.preset,
-                                   args.answer_key, stages, args.task)
-    except StageFailed as err:
+                                   args.answer_key, stages, args.task, settings)
+    except (StageFailed, ValueError) as err:
         print(f"[pipeline] stopped: {err}", file=sys.stderr)
         return 1
     except Interrupted as stop:

@@ -12,7 +12,15 @@ import pytest
 
 from common.data.competition import read_csv_str
 from common.tasks import get_task
-from devtools.pipeline import REPO_ROOT, STAGES, StageFailed, main, run_pipeline
+from devtools.pipeline import (
+    REPO_ROOT,
+    STAGES,
+    StageFailed,
+    main,
+    parse_settings,
+    run_pipeline,
+    stage_flags,
+)
 
 
 @pytest.mark.parametrize("task", ["birdclef-2026", "messy-mashup"])
@@ -160,3 +168,18 @@ def test_stage_slugs_follow_the_task():
     assert STAGES[2].slug_for("messy-mashup") == "messy-mashup-pseudo"
     with pytest.raises(KeyError, match="choose one of"):
         STAGES[0].slug_for("gtzan")
+
+
+def test_set_reaches_every_stage_that_has_the_parameter_and_a_typo_fails():
+    settings = parse_settings(["teacher=birdnet", "teacher-weight=0.5", "epochs=3"])
+    flags = stage_flags(settings, list(STAGES), "birdclef-2026")
+    assert flags["nb01"] == []
+    assert flags["nb02"] == ["--distill.teacher", "birdnet", "--distill.teacher-weight", "0.5",
+                             "--optim.epochs", "3"]
+    for name in ("nb03", "nb04"):
+        assert flags[name][:4] == ["--teacher.teacher", "birdnet", "--teacher.teacher-weight",
+                                   "0.5"]
+    with pytest.raises(ValueError, match="tacher"):
+        stage_flags({"tacher": "birdnet"}, list(STAGES), "birdclef-2026")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_settings(["teacher"])
