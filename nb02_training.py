@@ -55,7 +55,8 @@ from common.stages.train.run import run_training  # noqa: E402
 # `TASK` the competition. `OVERRIDES` changes any field of the stage config (nested ones with
 # dots, e.g. `{"model.backbone": "eca_nfnet_l0", "folds": (0, 1)}`; a unique last part works
 # alone, e.g. `"epochs"`); command-line flags win over both. `--tracker wandb` also logs the run
-# to Weights & Biases (offline by default).
+# to Weights & Biases (offline by default). `{"teacher": "birdnet"}` adds a distillation term
+# toward a pretrained teacher on the soundscape windows (`teacher_weight`, 0.3).
 
 # %% tags=["parameters"]
 PRESET = "default"

@@ -52,7 +52,9 @@ from common.stages.start import start_stage  # noqa: E402
 # competition on a laptop, one round; `default`: the Kaggle recipe, two noisy-student rounds,
 # teacher on the GPU), `TASK` the competition and its defaults (slugs, TTA views, threshold).
 # `OVERRIDES` changes any field of the stage config, e.g. `{"target_power": 1.5,
-# "warm_start": True, "rounds": 3}`; command-line flags win over both.
+# "warm_start": True, "rounds": 3}`; command-line flags win over both. `{"teacher": "birdnet"}`
+# (or `perch`, attached as a Kaggle model) blends a pretrained teacher into the soft labels of
+# the species it knows (`teacher_weight`, 0.3).
 
 # %% tags=["parameters"]
 PRESET = "default"

@@ -53,7 +53,9 @@ from common.stages.start import start_stage  # noqa: E402
 # two TTA views; `default`: the Kaggle recipe, all the task's TTA views, mean of logits,
 # 75-minute budget), `TASK` the competition and its defaults (slugs, test folder, TTA views).
 # `OVERRIDES` changes any field of the stage config (e.g. `{"checkpoint_glob": "*_last.pt",
-# "combine": "rank_mean"}`); command-line flags win over all three.
+# "combine": "rank_mean"}`); command-line flags win over all three. `{"teacher": "birdnet"}`
+# rank-blends a pretrained teacher (`teacher_weight`, 0.2) when its measured cost fits what the
+# ensemble left of the budget.
 
 # %% tags=["parameters"]
 PRESET = "default"
