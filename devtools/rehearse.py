@@ -2,21 +2,23 @@
 
     python -m common.rehearse --preset smoke [--competition-dir DIR] [--work-dir DIR]
 
-1. Builds exactly what ``python -m common.kaggle_push`` uploads (:func:`devtools.push.plan_push`:
-   the code dataset and each stage's kernel folder with its generated ``.ipynb`` and
-   ``kernel-metadata.json``), under ``<work>/push/``.
+1. Builds exactly what ``python -m common.kaggle_push --preset <preset>`` uploads
+   (:func:`devtools.push.plan_push`: the code dataset and each stage's kernel folder with its
+   generated ``.ipynb``, ``PRESET`` and ``TASK`` written in, and ``kernel-metadata.json``), under
+   ``<work>/push/``.
 2. Unpacks the code dataset as Kaggle serves it after ``-r zip`` (:mod:`devtools.kaggle_tree`).
 3. For each stage, in order: a fresh ``input/`` laid out from that stage's
    ``kernel-metadata.json`` the current Kaggle way (``competitions/<competition>``,
    ``datasets/<owner>/<slug>``, ``notebooks/<owner>/<slug>`` = an earlier stage's output), an
    EMPTY ``working/``, and the pushed ``.ipynb`` executed top to bottom in a real Jupyter kernel
-   (papermill injects only ``PRESET``, ``INPUT_ROOT`` and ``WORKING_DIR``; ``TASK`` is the
-   pushed notebook's own). The kernel starts in ``working/`` with no ``PYTHONPATH``: the repo is
-   not importable, and the notebook's bootstrap cell finds ``common`` in the unpacked code
-   dataset (its ``KAGGLE_INPUT_ROOT`` is set to the stage's ``input/``; on Kaggle it is unset
-   and the cell reads ``/kaggle/input``). A stage whose kernel has internet off (nb04) runs
-   under ``unshare -n`` (a network namespace with only a loopback), with Kaggle's 4 CPU threads
-   (``OMP_NUM_THREADS=4`` and the config's ``threads``) and ``HF_HUB_OFFLINE=1``.
+   (papermill injects only ``INPUT_ROOT`` and ``WORKING_DIR``, which stand for
+   ``/kaggle/input`` and ``/kaggle/working``, and nb04's thread count). The kernel starts in
+   ``working/`` with no ``PYTHONPATH``: the repo is not importable, and the notebook's
+   bootstrap cell finds ``common`` in the unpacked code dataset (its ``KAGGLE_INPUT_ROOT`` is
+   set to the stage's ``input/``; on Kaggle it is unset and the cell reads ``/kaggle/input``).
+   A stage whose kernel has internet off (nb04) runs under ``unshare -n`` (a network namespace
+   with only a loopback), with Kaggle's 4 CPU threads (``OMP_NUM_THREADS=4`` and the config's
+   ``threads``) and ``HF_HUB_OFFLINE=1``.
 4. Reports per stage: ran (ok / failed with the end of its log), wall time, output size, the
    check against Kaggle's limits (:func:`kaggle_limits_check`), where ``common`` (and the
    packages the code dataset vendors) came from and
@@ -170,8 +172,33 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "".join(text.splitlines(keepends=True)[-lines:])
 
 
+def probe_problems(seen: dict, code_dir: Path, offline: bool,
+                   repo_root: Path = REPO_ROOT) -> list[str]:
+    """What a kernel's record (:mod:`devtools.rehearse_probe`) shows would go wrong on Kaggle:
+    ``common`` never imported, the repo on its ``sys.path``, a shipped package imported from
+    outside ``code_dir`` (the unpacked code dataset), network in an ``offline`` stage."""
+    if not seen:
+        return ["the kernel left no record (did it start?)"]
+    problems = []
+    modules = seen.get("module_files", {})
+    if not modules.get("common"):
+        problems.append("the kernel never imported common")
+    kernel_path = {Path(seen["cwd"], entry).resolve() for entry in seen.get("sys_path", [])}
+    if repo_root.resolve() in kernel_path:
+        problems.append(f"the repo {repo_root} was on the kernel's sys.path: the rehearsal "
+                        "would not notice a file missing from the upload")
+    for name, file in modules.items():
+        if file and not Path(file).resolve().is_relative_to(code_dir.resolve()):
+            problems.append(f"{name} was imported from {file}, not from the code dataset "
+                            f"{code_dir}: the notebook would fail on Kaggle")
+    if offline and seen.get("connect_error") is None:
+        problems.append("the kernel reached the network although its Kaggle kernel has "
+                        "internet off")
+    return problems
+
+
 def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
-              preset: str, ipython_dir: Path, isolation: list[str], code_dir: Path,
+              ipython_dir: Path, isolation: list[str], code_dir: Path,
               timeout_seconds: float) -> StageResult:
     """Execute one pushed notebook in its Kaggle-shaped tree and judge what its kernel saw.
 
@@ -185,7 +212,7 @@ def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
     mount_inputs(metadata, input_root, **mounts)
     working.mkdir(parents=True)
     probe = stage_dir / "probe.json"
-    parameters = {"PRESET": preset, "INPUT_ROOT": str(input_root), "WORKING_DIR": str(working)}
+    parameters = {"INPUT_ROOT": str(input_root), "WORKING_DIR": str(working)}
     offline = not plan.internet
     if offline:
         # Kaggle's CPU notebook has 4 CPUs and ``threads=0`` means all of them; a preset may
@@ -222,16 +249,8 @@ def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
     seen = json.loads(probe.read_text()) if probe.is_file() else {}
     result.module_files = seen.get("module_files", {})
     result.had_network = seen.get("connect_error") is None if seen else None
-    if seen and not result.module_files.get("common"):
-        result.problems.append("the kernel never imported common")
-    for name, file in result.module_files.items():
-        if file and not Path(file).resolve().is_relative_to(code_dir.resolve()):
-            result.problems.append(f"{name} was imported from {file}, not from the code "
-                                   f"dataset {code_dir}: the notebook would fail on Kaggle")
-    if offline and result.had_network:
-        result.problems.append("the kernel reached the network although its Kaggle kernel "
-                               "has internet off"
-                               + ("" if isolation else " (no network namespace: see above)"))
+    # Under --allow-network the report shows the network as ON; it is not a failure then.
+    result.problems += probe_problems(seen, code_dir, offline and bool(isolation))
     if result.budget and not result.budget.fits:
         result.problems.append(f"over Kaggle's limits: {result.budget.note}")
     if result.problems:
@@ -279,7 +298,7 @@ def rehearse(preset: str = "smoke", work_dir: str | Path | None = None,
         raise RehearsalError(f"{competition_dir} does not look like a competition folder "
                              "(no sample_submission.csv)")
 
-    plan_push(user, work / "push", tuple(wanted), task=task)
+    plan_push(user, work / "push", tuple(wanted), task=task, preset=preset)
     code_ref = f"{user}/{code_dataset_slug(task)}"
     code_dir = unpack_dataset(work / "push" / "datasets" / code_dataset_slug(task),
                               work / "unpacked" / code_ref)
@@ -299,7 +318,7 @@ def rehearse(preset: str = "smoke", work_dir: str | Path | None = None,
         mounts = {"competitions": {get_task(task).competition: competition_dir},
                   "datasets": {code_ref: code_dir}, "notebooks": outputs}
         result = run_stage(stage, work / "push" / "kernels" / slug, work / "stages" / stage.name,
-                           mounts, preset, ipython_dir, isolation, code_dir, timeout_seconds)
+                           mounts, ipython_dir, isolation, code_dir, timeout_seconds)
         outputs[f"{user}/{slug}"] = Path(result.working_dir)
         results.append(result)
         print(f"[rehearse] {stage.name}: {result.status} in {result.wall_seconds:.0f} s",
