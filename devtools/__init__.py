@@ -9,7 +9,8 @@
 - ``rehearse``: the Kaggle rehearsal (the push's files run in a Kaggle-shaped tree, offline
   where Kaggle is), with ``kaggle_tree`` (``/kaggle/input`` laid out from kernel metadata, the
   code dataset unpacked as Kaggle serves it), ``rehearse_kernel`` (one notebook in its own
-  process, optionally without network) and ``rehearse_probe`` (what the kernel saw);
+  process, optionally without network), ``rehearse_probe`` (what the kernel saw) and
+  ``rehearse_checks`` (Kaggle's limits, the kernels' records judged, the report);
 - ``sweep``: a grid of nb02 runs ranked in a leaderboard;
 - ``synthetic/``: one synthetic competition generator per task.
 

@@ -20,11 +20,11 @@
    with only a loopback), with Kaggle's 4 CPU threads (``OMP_NUM_THREADS=4`` and the config's
    ``threads``) and ``HF_HUB_OFFLINE=1``.
 4. Reports per stage: ran (ok / failed with the end of its log), wall time, output size, the
-   check against Kaggle's limits (:func:`kaggle_limits_check`), where ``common`` (and the
-   packages the code dataset vendors) came from and
-   whether the kernel had network, both recorded from inside the kernel
-   (:mod:`devtools.rehearse_probe`). Exit 1 if a stage failed, imported ``common`` from anywhere
-   but the code dataset, or had network when its kernel has internet off.
+   check against Kaggle's limits, where ``common`` (and the packages the code dataset vendors)
+   came from and whether the kernel had network, both recorded from inside the kernel
+   (:mod:`devtools.rehearse_probe`, judged by :mod:`devtools.rehearse_checks`). Exit 1 if a
+   stage failed, was over a limit, imported ``common`` from anywhere but the code dataset (or
+   had the repo on its path), or had network when its kernel has internet off.
 
 Everything stays under the work dir (default: a new temporary folder) for inspection:
 ``stages/<stage>/{input,working,executed.ipynb,log.txt,probe.json}`` and ``rehearsal.json``.
@@ -40,77 +40,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from common.core.kaggle import kaggle_username
 from common.tasks import DEFAULT_TASK, get_task, task_names
 from devtools.code_dataset import KAGGLE_EXTRAS
 from devtools.kaggle_tree import folder_bytes, mount_inputs, unpack_dataset
-from devtools.kernels import KERNEL_PLANS, KernelPlan, code_dataset_slug
-from devtools.pipeline import REPO_ROOT, STAGES, Stage
+from devtools.kernels import KERNEL_PLANS, code_dataset_slug
+from devtools.pipeline import REPO_ROOT, STAGES, Stage, stop_process_group
 from devtools.push import plan_push
+from devtools.rehearse_checks import (
+    StageResult,
+    format_report,
+    kaggle_limits_check,
+    probe_problems,
+)
 
 KAGGLE_CPU_THREADS = 4  # CPUs of a Kaggle CPU notebook, the submission's hardware
-GPU_SESSION_SECONDS = 12 * 3600.0  # a Kaggle notebook session (GPU or CPU)
-CPU_SESSION_SECONDS = 12 * 3600.0
-SUBMISSION_SECONDS = 90 * 60.0  # the competition's limit on the offline submission notebook
-OUTPUT_LIMIT_BYTES = 20 * 10**9  # /kaggle/working is saved as output up to 20 GB
 MARKER = ".rehearsal"  # marks a work dir this command made, so re-running may clear it
 
 
 class RehearsalError(RuntimeError):
     """The rehearsal could not be set up as asked; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class BudgetCheck:
-    """A stage's measured run against its Kaggle limits (seconds, bytes)."""
-
-    time_limit_seconds: float
-    output_limit_bytes: int
-    fits: bool
-    note: str = ""
-
-
-def kaggle_limits_check(stage: Stage, plan: KernelPlan, wall_seconds: float,
-                        output_bytes: int) -> BudgetCheck:
-    """Check one stage's measured wall time (s) and output size (bytes) against Kaggle's limits.
-
-    The limits follow the stage's kernel plan: 12 h for a GPU session, 90 min for the offline
-    submission notebook, 12 h for another CPU session; 20 GB of output for all. This is the one
-    place the rehearsal judges a budget: the planner of issue 12 (``common.budget``) can replace
-    its body with its projection for ``stage`` at the rehearsed preset.
-    """
-    if plan.gpu:
-        limit = GPU_SESSION_SECONDS
-    elif not plan.internet:
-        limit = SUBMISSION_SECONDS
-    else:
-        limit = CPU_SESSION_SECONDS
-    over = []
-    if wall_seconds > limit:
-        over.append(f"time {wall_seconds:.0f} s > {limit:.0f} s")
-    if output_bytes > OUTPUT_LIMIT_BYTES:
-        over.append(f"output {output_bytes / 1e9:.1f} GB > {OUTPUT_LIMIT_BYTES / 1e9:.0f} GB")
-    return BudgetCheck(limit, OUTPUT_LIMIT_BYTES, not over, "; ".join(over))
-
-
-@dataclass
-class StageResult:
-    """What one stage's rehearsal did. ``status``: ``ok``, ``failed`` or ``skipped``."""
-
-    stage: str
-    status: str
-    wall_seconds: float = 0.0
-    output_bytes: int = 0
-    budget: BudgetCheck | None = None
-    isolated: bool = False  # ran in a network namespace of its own
-    had_network: bool | None = None  # from inside the kernel: a public address connected
-    module_files: dict[str, str | None] = field(default_factory=dict)  # from the kernel
-    problems: list[str] = field(default_factory=list)
-    error_tail: str = ""
-    working_dir: str = ""
 
 
 def network_isolation() -> tuple[list[str], str]:
@@ -172,31 +124,6 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "".join(text.splitlines(keepends=True)[-lines:])
 
 
-def probe_problems(seen: dict, code_dir: Path, offline: bool,
-                   repo_root: Path = REPO_ROOT) -> list[str]:
-    """What a kernel's record (:mod:`devtools.rehearse_probe`) shows would go wrong on Kaggle:
-    ``common`` never imported, the repo on its ``sys.path``, a shipped package imported from
-    outside ``code_dir`` (the unpacked code dataset), network in an ``offline`` stage."""
-    if not seen:
-        return ["the kernel left no record (did it start?)"]
-    problems = []
-    modules = seen.get("module_files", {})
-    if not modules.get("common"):
-        problems.append("the kernel never imported common")
-    kernel_path = {Path(seen["cwd"], entry).resolve() for entry in seen.get("sys_path", [])}
-    if repo_root.resolve() in kernel_path:
-        problems.append(f"the repo {repo_root} was on the kernel's sys.path: the rehearsal "
-                        "would not notice a file missing from the upload")
-    for name, file in modules.items():
-        if file and not Path(file).resolve().is_relative_to(code_dir.resolve()):
-            problems.append(f"{name} was imported from {file}, not from the code dataset "
-                            f"{code_dir}: the notebook would fail on Kaggle")
-    if offline and seen.get("connect_error") is None:
-        problems.append("the kernel reached the network although its Kaggle kernel has "
-                        "internet off")
-    return problems
-
-
 def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
               ipython_dir: Path, isolation: list[str], code_dir: Path,
               timeout_seconds: float) -> StageResult:
@@ -230,13 +157,19 @@ def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
           f"{'without network' if offline and isolation else ''}", flush=True)
     start = time.monotonic()
     with open(log, "w") as log_file:
+        # A session of its own, so that a timeout or Ctrl-C stops the runner's whole group; the
+        # kernel (its own session, started by jupyter_client) exits when its parent is gone.
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=_kernel_env(input_root, ipython_dir, probe, offline))
         try:
-            code = subprocess.run(command, cwd=REPO_ROOT, stdout=log_file,
-                                  stderr=subprocess.STDOUT, timeout=timeout_seconds,
-                                  env=_kernel_env(input_root, ipython_dir, probe, offline)
-                                  ).returncode
+            code = process.wait(timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
+            stop_process_group(process)
             code = None
+        except BaseException:
+            stop_process_group(process)
+            raise
     wall = time.monotonic() - start
     result = StageResult(stage.name, "ok" if code == 0 else "failed", round(wall, 1),
                          folder_bytes(working), isolated=bool(offline and isolation),
@@ -327,37 +260,6 @@ def rehearse(preset: str = "smoke", work_dir: str | Path | None = None,
         {"preset": preset, "task": task, "competition_dir": str(competition_dir),
          "stages": [asdict(r) for r in results]}, indent=1) + "\n")
     return work, results
-
-
-def _size(n_bytes: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.1f} {unit}"
-    return f"{n_bytes} B"
-
-
-def format_report(results: list[StageResult]) -> str:
-    """The per-stage table: ran, time, output, budget, network, where ``common`` came from."""
-    rows = [("stage", "ran", "time", "output", "limit (time, output)", "fits", "network")]
-    for r in results:
-        budget = r.budget
-        limit = (f"{budget.time_limit_seconds / 3600:g} h, {_size(budget.output_limit_bytes)}"
-                 if budget else "-")
-        network = {None: "-", True: "ON", False: "off"}[r.had_network]
-        if r.isolated:
-            network += " (unshare -n)"
-        rows.append((r.stage, r.status, f"{r.wall_seconds:.0f} s" if budget else "-",
-                     _size(r.output_bytes) if budget else "-", limit,
-                     {None: "-", True: "yes", False: "NO"}[budget.fits if budget else None],
-                     network))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    for r in results:
-        for problem in r.problems:
-            lines.append(f"{r.stage}: {problem}")
-        if r.error_tail:
-            lines.append(f"--- {r.stage}: last lines of its log ---\n{r.error_tail.rstrip()}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
