@@ -34,13 +34,15 @@
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
 
 # %%
+import os
 import sys
 from pathlib import Path
 
+# KAGGLE_INPUT_ROOT is unset on Kaggle; `python -m common.rehearse` sets it to its own tree.
 sys.path[:0] = [
     str(p.parents[1])
     for pattern in ("*/common/__init__.py", "datasets/*/*/common/__init__.py")
-    for p in Path("/kaggle/input").glob(pattern)
+    for p in Path(os.environ.get("KAGGLE_INPUT_ROOT", "/kaggle/input")).glob(pattern)
 ]
 
 from common.report.show import show_figures, show_report, show_table  # noqa: E402

@@ -79,11 +79,13 @@ def dataset_commands(folder: Path, ref: str, message: str) -> tuple[tuple[str, .
 
 def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: str = "kernels",
               message: str = "pushed by devtools.push", repo_root: str | Path = REPO_ROOT,
-              all_stages: tuple[Stage, ...] = STAGES, task: str = DEFAULT_TASK) -> list[Step]:
+              all_stages: tuple[Stage, ...] = STAGES, task: str = DEFAULT_TASK,
+              preset: str = "default") -> list[Step]:
     """Write every push folder under ``out_dir`` and return the steps, in order.
 
     ``stages`` are the stages to push (their scripts must exist); ``task`` names every slug
     (``stage.slug_for(task)``) and is written into each notebook's parameters cell as ``TASK``,
+    ``preset`` as ``PRESET`` (``smoke`` for a first push that costs minutes of Kaggle time),
     since Kaggle runs the notebook as it is. With ``chain="datasets"`` an output folder
     ``<out>/outputs/<slug>/`` with its ``dataset-metadata.json`` is written for each pushed
     stage that a later pushed stage reads.
@@ -102,7 +104,8 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
         kernel_dir = out_dir / "kernels" / slug
         if kernel_dir.exists():
             shutil.rmtree(kernel_dir)
-        write_notebook(script, kernel_dir / notebook_path(script).name, parameters={"TASK": task})
+        write_notebook(script, kernel_dir / notebook_path(script).name,
+                       parameters={"TASK": task, "PRESET": preset})
         metadata = kernel_metadata(stage, user, all_stages, chain=chain, task=task)
         write_kernel_metadata(kernel_dir, metadata)
         ref = metadata["id"]
@@ -236,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", default=None,
                         help="comma-separated subset, e.g. nb04 (default: every stage script "
                              "that exists)")
+    parser.add_argument("--preset", default="default",
+                        help="PRESET written into every notebook: smoke for a first push "
+                        "(minutes of Kaggle time), default for the real recipe")
     parser.add_argument("--chain", choices=("kernels", "datasets"), default="kernels",
                         help="how outputs reach later stages (see above)")
     parser.add_argument("--message", default="pushed by devtools.push",
@@ -268,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir = Path(args.out)
     steps = plan_push(user, out_dir, tuple(stages), args.chain, args.message,
-                      task=args.task)
+                      task=args.task, preset=args.preset)
     lines = format_steps(steps)
     (out_dir / "push_commands.sh").write_text(
         "#!/usr/bin/env bash\n# Written by python -m common.kaggle_push; the steps it runs.\n"

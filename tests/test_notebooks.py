@@ -1,9 +1,10 @@
 """Stage notebooks: generated from their .py in sync, readable, and run top to bottom as notebooks.
 
 The execution tests run the four stage notebooks in order, each in a fresh Jupyter kernel
-(papermill), on each task's tiny synthetic competition (BirdCLEF, then messy mashup) with the
-``smoke`` preset and the task injected as the ``TASK`` parameter: the notebook path of the
-pipeline. Script mode is covered by tests/test_pipeline.py.
+(papermill), on the tiny synthetic messy-mashup competition with the ``smoke`` preset and the
+task injected as the ``TASK`` parameter: the notebook path of the pipeline for the second task.
+BirdCLEF's notebooks run in tests/test_rehearse.py (the pushed notebooks in Kaggle's layout);
+script mode is covered by tests/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -156,7 +157,10 @@ def test_assign_parameters_edits_only_the_assignment():
 # Executed as notebooks, in stage order, on one input root.
 
 
-RUNS = [(task, stage) for task in ("birdclef-2026", "messy-mashup") for stage in STAGES]
+# BirdCLEF's four notebooks run in tests/test_rehearse.py, as the push uploads them, in Kaggle's
+# input layout and with the repo not importable: a stricter run of the same notebook path, so
+# they are not run a second time here.
+RUNS = [(task, stage) for task in ("messy-mashup",) for stage in STAGES]
 
 
 @pytest.fixture(scope="module")
