@@ -4,5 +4,7 @@
 - ``train``: nb02, K-fold training;
 - ``pseudo``: nb03, pseudo labels from a teacher ensemble and noisy students;
 - ``infer``: nb04, the offline CPU ensemble with TTA that writes ``submission.csv``;
-- ``start``: what every notebook does first (config, log, the config and task notes shown).
+- ``start``: what every notebook does first (config, log, the config and task notes shown);
+- ``restore``: a stage's previous output, attached as an input, copied back into its working dir
+  so that a new Kaggle session continues it.
 """

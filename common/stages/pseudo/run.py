@@ -58,6 +58,7 @@ import pandas as pd
 import torch
 
 from common.core.config import save_config
+from common.core.gpu import check_gpu
 from common.core.kaggle import write_dataset_metadata
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
@@ -103,6 +104,7 @@ class PseudoResult:
 def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     """Run nb03: label, curate subsets, train students, chained over ``rounds``."""
     t0 = time.time()
+    check_gpu("nb03")
     task = cfg.task_spec
     # Inputs first: a wrong input root or a missing dataset stops here, before any write.
     competition_dir = find_competition_dir(cfg.input_root, cfg.competition)

@@ -25,7 +25,9 @@ Outputs in the working dir (published as the ``models`` dataset):
 - ``resume/<short>_fold<k>.pt``: the resume state, written atomically after every epoch and
   deleted once the fold is done (``keep_resume_state``). A stopped session (Kaggle's 12 h) run
   again with the same working dir continues where it stopped; ``--folds`` splits a run across
-  sessions (:mod:`.resume`).
+  sessions (:mod:`.resume`). On Kaggle the working dir starts empty: nb02 first copies back
+  its previous output when it is attached as an input (``kaggle_push --resume``,
+  :mod:`common.stages.restore`).
 
 Several GPUs: folds train in parallel, one process per GPU (:mod:`.multigpu`); with one GPU or
 on CPU the folds run one after the other here. The epoch loop is :mod:`.fold`.
@@ -38,6 +40,7 @@ import logging
 import time
 
 from common.core.config import save_config
+from common.core.gpu import check_gpu
 from common.data.prep_data import load_prep
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
 from common.stages.train.items import check_sample_rate
@@ -54,6 +57,7 @@ __all__ = ["run_training"]
 def run_training(cfg: TrainConfig) -> TrainResult:
     """Run nb02 for the requested folds, then merge every finished fold's outputs."""
     check_config(cfg)
+    check_gpu("nb02")
     t0 = time.time()
     # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write.
     prep = load_prep(prep_dir(cfg))
