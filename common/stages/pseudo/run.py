@@ -104,13 +104,13 @@ class PseudoResult:
 def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     """Run nb03: label, curate subsets, train students, chained over ``rounds``."""
     t0 = time.time()
-    check_gpu("nb03")
     task = cfg.task_spec
     # Inputs first: a wrong input root or a missing dataset stops here, before any write.
     competition_dir = find_competition_dir(cfg.input_root, cfg.competition)
     prep = load_prep(find_dataset_dir(cfg.input_root, cfg.prep_slug,
                                       must_contain="train_folds.csv"))
     models_dir = find_dataset_dir(cfg.input_root, cfg.models_slug)
+    check_gpu("nb03")  # before any work: a GPU this torch cannot run stops here
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "pseudo_config.json")

@@ -57,11 +57,12 @@ __all__ = ["run_training"]
 def run_training(cfg: TrainConfig) -> TrainResult:
     """Run nb02 for the requested folds, then merge every finished fold's outputs."""
     check_config(cfg)
-    check_gpu("nb02")
     t0 = time.time()
-    # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write.
+    # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write
+    # (the log file included); then the GPU, before any training.
     prep = load_prep(prep_dir(cfg))
     check_sample_rate(cfg, prep)
+    check_gpu("training")  # nb02, and each nb03 student
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "train_config.json")
