@@ -40,3 +40,14 @@ def test_replaced_weights_are_never_fetched():
     assert not built.pretrained and built.pretrained_file == ""
     assert dataclasses.replace(built, pretrained=True, pretrained_file="/kaggle/input/w/b0.pth"
                                ) == cfg.model  # nothing else changes
+
+
+def test_nb02_help_shows_the_pretrained_switch_on(capsys):
+    from common.core.config import resolve_config
+
+    with pytest.raises(SystemExit):
+        resolve_config(TrainConfig, argv=["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--model.pretrained BOOL, --pretrained BOOL start the backbone from pretrained" in text
+    assert "off = random init (default: True)" in text
+    assert "--model.pretrained-file STR, --pretrained-file STR" in text
