@@ -27,8 +27,8 @@
 # `--help`), or as an executed notebook with the `parameters` cell overridden.
 #
 # Long runs: `--folds 0,1` trains a subset, so 5 folds can be split across Kaggle sessions; a
-# session that stops (12-hour limit) resumes from its last epoch when run again with the
-# previous output attached as the working dir.
+# session that stops (12-hour limit) resumes from its last epoch when run again with its
+# previous output attached (Kaggle) or with the same working dir (locally).
 
 # %% [markdown]
 # On Kaggle, `common` comes from an attached code dataset; locally it sits next to this file.
@@ -46,6 +46,7 @@ sys.path[:0] = [
 ]
 
 from common.report.show import show_figures, show_report, show_table  # noqa: E402
+from common.stages.restore import restore_previous_output  # noqa: E402
 from common.stages.start import start_stage  # noqa: E402
 from common.stages.train.config import TrainConfig  # noqa: E402
 from common.stages.train.run import run_training  # noqa: E402
@@ -76,6 +77,15 @@ cfg = start_stage(
     TrainConfig, "nb02", PRESET, TASK, INPUT_ROOT, WORKING_DIR, OVERRIDES,
     description="nb02: train K-fold models on nb01's folds.",
 )
+
+# %% [markdown]
+# ## Continue an earlier session
+# A new Kaggle session starts with an empty working dir; when this notebook's previous output
+# is attached (`python -m common.kaggle_push --resume`), its finished folds and resume states
+# are copied back, so finished folds are skipped and a cut fold resumes from its last epoch.
+
+# %%
+restored = restore_previous_output(cfg.input_root, cfg.dataset_slug, cfg.output_dir)
 
 # %% [markdown]
 # ## Train every requested fold

@@ -102,7 +102,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     views = tuple(args.views.split(","))
     frontend_cfg = FrontendConfig(n_mels=args.n_mels)
-    model_cfg = ModelConfig(backbone=args.backbone)
+    model_cfg = ModelConfig(backbone=args.backbone, pretrained=False)
     classes = [f"sp{k:03d}" for k in range(234)]
     cfg = dataclasses.replace(
         apply_preset(InferConfig, "default").predict, tta=views, batch_windows=args.batch,

@@ -63,7 +63,9 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     prep_dir = Path(args.prep_dir) if args.prep_dir else _tiny_prep(Path(tmp.name))
     cfg = apply_preset(TrainConfig, args.preset)
-    changes = {"input_root": str(prep_dir.parent), "workers": args.workers}
+    # Speed does not depend on the weights: random init, so no preset needs a download.
+    changes = {"input_root": str(prep_dir.parent), "workers": args.workers,
+               "model.pretrained": False}
     if args.backbone:
         changes["model.backbone"] = args.backbone
     if args.batch_size:

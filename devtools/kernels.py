@@ -12,6 +12,13 @@ How the pipeline reaches Kaggle (``python -m common.kaggle_push`` does all of it
   stage configs' upstream-slug parameters (derived from the task) already point at. No output
   is downloaded or re-uploaded.
 
+Each kernel also says what it runs on: the GPU stages get ``machine_shape`` (the kaggle 2.x CLI
+sends it; ``NvidiaTeslaT4`` is "GPU T4 x2", the default here, since Kaggle's image has no
+kernels for the retired P100's sm_60). :class:`KernelOptions` adds what a push may attach:
+pretrained weights as Kaggle datasets or models for the stages that build backbones
+(nb02/nb03), and, with ``resume``, a resumable stage's own previous output, which the stage
+copies back into its working dir to continue (:mod:`common.stages.restore`).
+
 Every name here follows the task (:mod:`common.tasks`, default ``common.tasks.DEFAULT_TASK``):
 pushing another task gives ``<its competition>-prep`` ... ``-submission`` attached to its
 competition, and the code dataset ``<its competition>-common``.
@@ -57,14 +64,54 @@ class KernelPlan:
     upstream: tuple[str, ...] = ()
     gpu: bool = False
     internet: bool = True
+    # Builds backbones from pretrained weights (weights sources attach here).
+    pretrained: bool = False
+    # Restores its own previous output when attached (KernelOptions.resume).
+    resumable: bool = False
+
+
+# "GPU T4 x2" in the notebook editor; the value the kaggle 2.x CLI documents for
+# `kernels push --accelerator` and sends as kernel-metadata's machine_shape.
+DEFAULT_MACHINE_SHAPE = "NvidiaTeslaT4"
+# Kaggle model instance versions: <owner>/<model>/<framework>/<variation>/<version>.
+MODEL_SOURCE = re.compile(r"[^/\s]+/[^/\s]+/[^/\s]+/[^/\s]+/\d+")
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """What a push adds to the kernels beyond the stage plans (``python -m common.kaggle_push``
+    flags).
+
+    ``machine_shape``: the accelerator of the GPU stages ('' = Kaggle's default);
+    ``weights_datasets`` (``<owner>/<slug>``) and ``model_sources`` (Kaggle models,
+    ``<owner>/<model>/<framework>/<variation>/<version>``) attach pretrained weights to the
+    stages that build backbones (then set ``model.pretrained_file`` to the file's path under
+    ``/kaggle/input``); ``resume`` attaches each resumable stage's own latest output.
+    """
+
+    machine_shape: str = DEFAULT_MACHINE_SHAPE
+    weights_datasets: tuple[str, ...] = ()
+    model_sources: tuple[str, ...] = ()
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.model_sources if not MODEL_SOURCE.fullmatch(m)]
+        if bad:
+            raise ValueError(f"model sources {bad} are not Kaggle model instance versions: "
+                             "write <owner>/<model>/<framework>/<variation>/<version>, e.g. "
+                             "me/tf-efficientnet-b0/pytorch/default/1")
+        bad = [d for d in self.weights_datasets if d.count("/") != 1]
+        if bad:
+            raise ValueError(f"weights datasets {bad} must be <owner>/<dataset-slug>")
 
 
 # Internet stays on where it may help (pretrained weights in nb02/nb03) and is off in nb04, as
 # the code competition requires of the submission notebook.
 KERNEL_PLANS: dict[str, KernelPlan] = {
     "nb01": KernelPlan(),
-    "nb02": KernelPlan(upstream=("nb01",), gpu=True),
-    "nb03": KernelPlan(upstream=("nb01", "nb02"), gpu=True),
+    # nb02 resumes across sessions from its own previous output (resume/ and finished folds).
+    "nb02": KernelPlan(upstream=("nb01",), gpu=True, pretrained=True, resumable=True),
+    "nb03": KernelPlan(upstream=("nb01", "nb02"), gpu=True, pretrained=True),
     # nb04 ensembles nb02's models with nb03's noisy students (InferConfig.pseudo_slug).
     "nb04": KernelPlan(upstream=("nb02", "nb03"), internet=False),
 }
@@ -88,7 +135,8 @@ def title_for_slug(slug: str) -> str:
 
 def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
                     code_file: str | None = None, chain: str = "kernels",
-                    task: str = DEFAULT_TASK) -> dict[str, Any]:
+                    task: str = DEFAULT_TASK, options: KernelOptions | None = None
+                    ) -> dict[str, Any]:
     """The ``kernel-metadata.json`` of one stage notebook for ``kaggle kernels push -p``.
 
     Args:
@@ -102,7 +150,10 @@ def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
             outputs. Both mount at ``/kaggle/input/<slug>``.
         task: the :mod:`common.tasks` name: it picks the slugs, the code dataset
             (:func:`code_dataset_slug`) and the competition attached.
+        options: the accelerator and the extra sources (:class:`KernelOptions`; default: T4 x2,
+            nothing extra).
     """
+    options = options or KernelOptions()
     if chain not in ("kernels", "datasets"):
         raise ValueError(f"chain must be 'kernels' or 'datasets', not {chain!r}")
     plan = KERNEL_PLANS.get(stage.name)
@@ -113,8 +164,12 @@ def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
     upstream = [f"{user}/{check_slug(by_name[name].slug_for(task))}" for name in plan.upstream]
     code = [f"{user}/{code_dataset_slug(task)}"]
     slug = check_slug(stage.slug_for(task))
-    return {
-        "id": f"{user}/{slug}",
+    kernel_id = f"{user}/{slug}"
+    weights = list(options.weights_datasets) if plan.pretrained else []
+    # Its own latest output: Kaggle mounts it like any other notebook's, at /kaggle/input/<slug>.
+    own = [kernel_id] if options.resume and plan.resumable else []
+    metadata: dict[str, Any] = {
+        "id": kernel_id,
         "title": title_for_slug(slug),
         "code_file": code_file or str(Path(stage.script).with_suffix(".ipynb")),
         "language": "python",
@@ -123,11 +178,14 @@ def kernel_metadata(stage: Stage, user: str, stages: tuple[Stage, ...] = STAGES,
         "enable_gpu": plan.gpu,
         "enable_tpu": False,
         "enable_internet": plan.internet,
-        "dataset_sources": code + (upstream if chain == "datasets" else []),
+        "dataset_sources": code + (upstream if chain == "datasets" else []) + weights,
         "competition_sources": [get_task(task).competition],
-        "kernel_sources": upstream if chain == "kernels" else [],
-        "model_sources": [],
+        "kernel_sources": (upstream if chain == "kernels" else []) + own,
+        "model_sources": list(options.model_sources) if plan.pretrained else [],
     }
+    if plan.gpu and options.machine_shape:
+        metadata["machine_shape"] = options.machine_shape
+    return metadata
 
 
 def write_kernel_metadata(folder: str | Path, metadata: dict[str, Any]) -> Path:

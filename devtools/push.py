@@ -1,6 +1,8 @@
 """Push the pipeline to Kaggle: the code dataset, then each stage notebook, in order.
 
     python -m common.kaggle_push [--task NAME] [--user NAME] [--stages nb01,nb02] [--dry-run]
+        [--machine-shape NvidiaTeslaT4] [--weights-dataset OWNER/SLUG] [--model-source REF]
+        [--resume]
 
 Writes ``<out>/datasets/<competition>-common/`` (the runtime ``common/`` + the extras Kaggle
 lacks + ``dataset-metadata.json``: :mod:`devtools.code_dataset`) and
@@ -21,6 +23,15 @@ Stage outputs reach later stages as kernel outputs (``kernel_sources``), mounted
 ``/kaggle/input/<stage slug>``. ``--chain datasets`` instead downloads each upstream output
 (``kaggle kernels output``) and publishes it as the dataset ``<user>/<stage slug>``, which mounts
 at the same path; use it to freeze an output, or when you want to edit it before the next stage.
+
+The GPU stages (nb02, nb03) run on ``--machine-shape`` (default ``NvidiaTeslaT4``, "GPU T4 x2";
+written as ``machine_shape`` in their ``kernel-metadata.json``, which needs the kaggle 2.x CLI).
+They fetch pretrained weights with timm over the notebook's internet; ``--weights-dataset`` and
+``--model-source`` (repeatable) attach weights as a Kaggle dataset or model instead (point
+``model.pretrained_file`` at the file under ``/kaggle/input``). ``--resume`` attaches nb02's own
+latest output to its next run, which copies the finished folds and the ``resume/`` states back
+into ``/kaggle/working`` and continues (:mod:`common.stages.restore`): a 5-fold run spread over
+several 12-hour sessions is the same push, repeated.
 
 ``--dry-run`` writes the folders and prints the exact commands, calling nothing; the same list
 goes to ``<out>/push_commands.sh``. The user name comes from ``--user`` or the kaggle CLI's own
@@ -43,7 +54,9 @@ from common.core.kaggle import PLACEHOLDER_USER, kaggle_username, write_dataset_
 from common.tasks import DEFAULT_TASK, get_task, task_names
 from devtools.code_dataset import build_code_dataset
 from devtools.kernels import (
+    DEFAULT_MACHINE_SHAPE,
     KERNEL_PLANS,
+    KernelOptions,
     code_dataset_slug,
     kernel_metadata,
     title_for_slug,
@@ -80,7 +93,8 @@ def dataset_commands(folder: Path, ref: str, message: str) -> tuple[tuple[str, .
 def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: str = "kernels",
               message: str = "pushed by devtools.push", repo_root: str | Path = REPO_ROOT,
               all_stages: tuple[Stage, ...] = STAGES, task: str = DEFAULT_TASK,
-              preset: str = "default") -> list[Step]:
+              preset: str = "default", options: KernelOptions | None = None
+              ) -> list[Step]:
     """Write every push folder under ``out_dir`` and return the steps, in order.
 
     ``stages`` are the stages to push (their scripts must exist); ``task`` names every slug
@@ -88,7 +102,8 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
     ``preset`` as ``PRESET`` (``smoke`` for a first push that costs minutes of Kaggle time),
     since Kaggle runs the notebook as it is. With ``chain="datasets"`` an output folder
     ``<out>/outputs/<slug>/`` with its ``dataset-metadata.json`` is written for each pushed
-    stage that a later pushed stage reads.
+    stage that a later pushed stage reads. ``options``: the GPU and the extra sources of the
+    kernels (:class:`devtools.kernels.KernelOptions`).
     """
     out_dir = Path(out_dir)
     code_slug = code_dataset_slug(task)
@@ -106,10 +121,11 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
             shutil.rmtree(kernel_dir)
         write_notebook(script, kernel_dir / notebook_path(script).name,
                        parameters={"TASK": task, "PRESET": preset})
-        metadata = kernel_metadata(stage, user, all_stages, chain=chain, task=task)
+        metadata = kernel_metadata(stage, user, all_stages, chain=chain, task=task,
+                                   options=options)
         write_kernel_metadata(kernel_dir, metadata)
         ref = metadata["id"]
-        steps.append(Step("push_kernel", ref, kernel_dir,
+        steps.append(Step("push_kernel", ref, kernel_dir, describe_kernel(metadata),
                           commands=(("kaggle", "kernels", "push", "-p", str(kernel_dir)),)))
         steps.append(Step("wait_kernel", ref,
                           commands=(("kaggle", "kernels", "status", ref),)))
@@ -125,6 +141,18 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
             steps.append(Step("wait_dataset", ref,
                               commands=(("kaggle", "datasets", "status", ref),)))
     return steps
+
+
+def describe_kernel(metadata: dict) -> str:
+    """One line on what a kernel runs on and reads, from its ``kernel-metadata.json``."""
+    machine = ("GPU " + (metadata.get("machine_shape") or "Kaggle's default")
+               if metadata["enable_gpu"] else "CPU")
+    parts = [f"{metadata['id']} on {machine}",
+             "internet " + ("on" if metadata["enable_internet"] else "off")]
+    for key in ("dataset_sources", "kernel_sources", "model_sources"):
+        if metadata.get(key):
+            parts.append(f"{key} {' '.join(metadata[key])}")
+    return "; ".join(parts)
 
 
 def submit_command(user: str, stage: Stage, version: str = "<version>",
@@ -151,6 +179,8 @@ def format_steps(steps: list[Step]) -> list[str]:
             lines.append(f"# wait until `{shlex.join(step.commands[0])}` says ready")
         elif step.kind == "wait_kernel":
             lines.append(f"# wait until `{shlex.join(step.commands[0])}` says complete")
+        elif step.kind == "push_kernel":
+            lines += [f"# {step.message}", shlex.join(step.commands[0])]
         else:
             lines += [shlex.join(c) for c in step.commands]
     return lines
@@ -246,6 +276,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="how outputs reach later stages (see above)")
     parser.add_argument("--message", default="pushed by devtools.push",
                         help="dataset version notes and submission message")
+    parser.add_argument("--machine-shape", default=DEFAULT_MACHINE_SHAPE,
+                        help="accelerator of the GPU stages, kernel-metadata's machine_shape "
+                        "(default: %(default)s = GPU T4 x2; '' = Kaggle's default)")
+    parser.add_argument("--weights-dataset", action="append", default=[], metavar="OWNER/SLUG",
+                        help="attach a dataset of pretrained weights to nb02/nb03 (repeatable)")
+    parser.add_argument("--model-source", action="append", default=[],
+                        metavar="OWNER/MODEL/FRAMEWORK/VARIATION/VERSION",
+                        help="attach a Kaggle model (pretrained weights) to nb02/nb03 "
+                        "(repeatable)")
+    parser.add_argument("--resume", action="store_true",
+                        help="attach nb02's own latest output so its next run continues it")
     parser.add_argument("--dry-run", action="store_true",
                         help="write the folders and print the commands; call nothing")
     parser.add_argument("--no-wait", action="store_true",
@@ -272,9 +313,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         stages.append(stage)
 
+    try:
+        options = KernelOptions(args.machine_shape, tuple(args.weights_dataset),
+                                tuple(args.model_source), args.resume)
+    except ValueError as err:
+        parser.error(str(err))
     out_dir = Path(args.out)
     steps = plan_push(user, out_dir, tuple(stages), args.chain, args.message,
-                      task=args.task, preset=args.preset)
+                      task=args.task, preset=args.preset, options=options)
     lines = format_steps(steps)
     (out_dir / "push_commands.sh").write_text(
         "#!/usr/bin/env bash\n# Written by python -m common.kaggle_push; the steps it runs.\n"

@@ -5,9 +5,14 @@ Everything is generated into pytest's temporary folders; nothing is written into
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tests never download: a model config that asks timm for pretrained weights fails at once
+# (the hub client reads this when first imported, which is after this file).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

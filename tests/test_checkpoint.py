@@ -1,7 +1,14 @@
-"""Tests for common.model.checkpoint: round trip, atomic writes, refusal of foreign files."""
+"""Tests for common.model.checkpoint: round trip, atomic writes, refusal of foreign files, a
+rebuild that never fetches pretrained weights."""
 
+import dataclasses
 import json
+import os
 import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +24,7 @@ from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig, build_model
 
 CLASSES = ["amecro", "65448", "barswa"]
-MODEL_CFG = ModelConfig(backbone="test_efficientnet", head_hidden=16)
+MODEL_CFG = ModelConfig(backbone="test_efficientnet", head_hidden=16, pretrained=False)
 FRONT_CFG = FrontendConfig(clip_seconds=1.0, n_mels=64, mode="pcen")
 
 
@@ -83,16 +90,78 @@ def test_state_dict_is_cpu_tensors_without_frontend_buffers(tmp_path):
     assert not any(k.startswith("frontend.") for k in state_dict)  # rebuilt from the config
 
 
-def test_rebuild_ignores_pretrained_path(tmp_path):
-    cfg = ModelConfig(backbone="test_efficientnet", head_hidden=16)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pretrained_checkpoint(tmp_path):
+    """A checkpoint whose stored model config says pretrained on, from a weights file that does
+    not exist where the checkpoint is read (as nb02's checkpoints on nb04's machine)."""
+    cfg = dataclasses.replace(MODEL_CFG, pretrained=True,
+                              pretrained_file="/kaggle/input/weights/missing.pth")
     model = trained_model()
     path = save(tmp_path / "m.pt", model, model_cfg=cfg)
-    # Pretend training used local weights that do not exist where inference runs.
+    assert load_checkpoint(path)[1]["model"]["pretrained"] is True
+    return path, model
+
+
+def test_rebuild_with_pretrained_config_never_fetches(tmp_path, monkeypatch):
+    import timm.models._builder as builder
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a checkpoint rebuild tried to fetch pretrained weights")
+
+    for name in ("load_pretrained", "load_state_dict_from_hf", "load_state_dict_from_url"):
+        monkeypatch.setattr(builder, name, refuse)
+    path, model = pretrained_checkpoint(tmp_path)
+    loaded, meta = model_from_checkpoint(path)
+    assert torch.equal(loaded.head.cla.weight, model.head.cla.weight)
+    assert torch.equal(loaded.backbone.conv_stem.weight, model.backbone.conv_stem.weight)
+    assert meta["model"]["pretrained"] is True  # the meta still says how training started
+
+
+def test_rebuild_drops_the_old_pretrained_path_field(tmp_path):
+    path, model = pretrained_checkpoint(tmp_path)
     state_dict, meta = load_checkpoint(path)
-    meta["model"]["pretrained_path"] = "/kaggle/input/weights/missing.pth"
+    del meta["model"]["pretrained"], meta["model"]["pretrained_file"]
+    meta["model"]["pretrained_path"] = "/kaggle/input/weights/missing.pth"  # format of old files
     torch.save({"state_dict": state_dict, "meta": json.dumps(meta)}, path)
     loaded, _ = model_from_checkpoint(path)
     assert torch.equal(loaded.head.cla.weight, model.head.cla.weight)
+
+
+REBUILD_SCRIPT = """
+import sys, torch
+from common.model.checkpoint import model_from_checkpoint
+model, meta = model_from_checkpoint(sys.argv[1])
+expected = torch.load(sys.argv[2], weights_only=True)
+assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
+print("rebuilt", meta["model"]["backbone"], "pretrained in meta:", meta["model"]["pretrained"])
+"""
+
+
+def network_namespace_available() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+def test_rebuild_runs_without_network(tmp_path):
+    """nb04's situation: no network at all (a new network namespace: only a down loopback),
+    the hub forced offline and an empty HF cache; the checkpoint says pretrained on."""
+    if not network_namespace_available():
+        pytest.skip("`unshare -n` is unavailable here (needs root or user namespaces)")
+    path, model = pretrained_checkpoint(tmp_path)
+    expected = tmp_path / "expected.pt"
+    torch.save(model.state_dict(), expected)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "TORCH_HOME": str(tmp_path / "torch"), "PYTHONPATH": str(REPO_ROOT),
+           "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(["unshare", "-n", sys.executable, "-c", REBUILD_SCRIPT, str(path),
+                             str(expected)], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rebuilt test_efficientnet pretrained in meta: True" in result.stdout
+    assert not (tmp_path / "hf").exists() and not (tmp_path / "torch").exists()
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):

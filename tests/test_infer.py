@@ -27,7 +27,7 @@ from common.tasks.mashup.features import FEATURE_NAMES, extract_file_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
-MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16)
+MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16, pretrained=False)
 
 
 def write_models(models_dir: Path, classes: list[str], n: int = 2) -> list[Path]:

@@ -6,6 +6,7 @@ The code dataset the push uploads is tested in ``test_code_dataset.py``.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from common.tasks import get_task, task_names
 from devtools import push as kaggle_push
 from devtools.kernels import (
     CODE_DATASET_SLUG,
+    DEFAULT_MACHINE_SHAPE,
     KERNEL_PLANS,
+    KernelOptions,
     code_dataset_slug,
     kernel_metadata,
     slugify_title,
@@ -88,6 +91,76 @@ def test_hardware_and_internet_per_stage():
     assert [n for n, m in meta.items() if m["enable_gpu"]] == ["nb02", "nb03"]
     assert meta["nb04"]["enable_internet"] is False  # code competition: submission offline
     assert all(meta[n]["enable_internet"] for n in ("nb01", "nb02", "nb03"))
+
+
+def test_gpu_stages_ask_for_t4_and_cpu_stages_for_nothing():
+    meta = {s.name: kernel_metadata(s, "me") for s in STAGES}
+    assert DEFAULT_MACHINE_SHAPE == "NvidiaTeslaT4"
+    assert {n: m.get("machine_shape") for n, m in meta.items()} == {
+        "nb01": None, "nb02": "NvidiaTeslaT4", "nb03": "NvidiaTeslaT4", "nb04": None}
+    other = kernel_metadata(BY_NAME["nb02"], "me", options=KernelOptions(machine_shape="NvidiaL4"))
+    assert other["machine_shape"] == "NvidiaL4"
+    default = kernel_metadata(BY_NAME["nb02"], "me", options=KernelOptions(machine_shape=""))
+    assert "machine_shape" not in default  # Kaggle's own default accelerator
+
+
+def kaggle_source(name: str) -> str:
+    """A file of the installed kaggle package, read as text (importing it authenticates)."""
+    spec = importlib.util.find_spec("kaggle")
+    if spec is None or spec.origin is None:
+        pytest.skip("the kaggle CLI is not installed (pip install -r requirements.txt)")
+    return (Path(spec.origin).parent / name).read_text()
+
+
+def test_machine_shape_is_what_the_pinned_kaggle_cli_sends():
+    pins = dict(line.split("==") for line in (REPO_ROOT / "requirements.txt").read_text()
+                .splitlines() if "==" in line and not line.startswith("#"))
+    assert int(pins["kaggle"].split(".")[0]) >= 2  # machine_shape arrived with the 2.x CLI
+    # The CLI documents the value for "GPU T4 x2" and reads the field from kernel-metadata.
+    assert f"'{DEFAULT_MACHINE_SHAPE}' for GPU T4 x2" in kaggle_source("cli.py")
+    assert 'get_or_default(meta_data, "machine_shape"' in kaggle_source(
+        "api/kaggle_api_extended.py")
+
+
+def test_weights_sources_attach_to_the_stages_that_build_backbones():
+    options = KernelOptions(weights_datasets=("me/b0-weights",),
+                            model_sources=("google/efficientnet/pytorch/b0/1",))
+    meta = {s.name: kernel_metadata(s, "me", options=options) for s in STAGES}
+    for name in ("nb02", "nb03"):
+        assert meta[name]["dataset_sources"][-1] == "me/b0-weights"
+        assert meta[name]["model_sources"] == ["google/efficientnet/pytorch/b0/1"]
+    for name in ("nb01", "nb04"):  # nb04 rebuilds from checkpoints: no weights needed
+        assert meta[name]["model_sources"] == [] and "me/b0-weights" not in json.dumps(meta[name])
+    with pytest.raises(ValueError, match="<owner>/<model>/<framework>/<variation>/<version>"):
+        KernelOptions(model_sources=("google/efficientnet",))
+    with pytest.raises(ValueError, match="<owner>/<dataset-slug>"):
+        KernelOptions(weights_datasets=("b0-weights",))
+
+
+def test_resume_attaches_the_stage_own_previous_output():
+    meta = {s.name: kernel_metadata(s, "me", options=KernelOptions(resume=True)) for s in STAGES}
+    assert meta["nb02"]["kernel_sources"] == ["me/birdclef-2026-prep", "me/birdclef-2026-models"]
+    assert meta["nb02"]["id"] in meta["nb02"]["kernel_sources"]
+    for name in ("nb01", "nb03", "nb04"):  # not resumable: unchanged
+        assert meta[name] == kernel_metadata(BY_NAME[name], "me")
+
+
+def test_dry_run_shows_machine_shape_sources_and_resume(tmp_path, no_subprocess, capsys):
+    out = tmp_path / "push"
+    assert kaggle_push.main(["--dry-run", "--user", "me", "--out", str(out), "--stages",
+                             "nb02", "--resume", "--machine-shape", "NvidiaL4",
+                             "--model-source", "me/b0/pytorch/default/1"]) == 0
+    printed = capsys.readouterr().out
+    assert ("# me/birdclef-2026-models on GPU NvidiaL4; internet on; dataset_sources "
+            "me/birdclef-2026-common; kernel_sources me/birdclef-2026-prep "
+            "me/birdclef-2026-models; model_sources me/b0/pytorch/default/1") in printed
+    meta = json.loads((out / "kernels" / "birdclef-2026-models" / "kernel-metadata.json")
+                      .read_text())
+    assert meta["machine_shape"] == "NvidiaL4"
+    assert meta["kernel_sources"][-1] == meta["id"]
+    assert "on GPU NvidiaL4" in (out / "push_commands.sh").read_text()
+    with pytest.raises(SystemExit):
+        kaggle_push.main(["--dry-run", "--out", str(out), "--model-source", "me/b0"])
 
 
 def test_sources_are_wired_stage_to_stage():

@@ -20,7 +20,7 @@ from common.stages.infer.members import (
 
 CLASSES = ["65448", "grekis", "litjas"]
 FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
-MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16)
+MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16, pretrained=False)
 
 
 def write_checkpoint(path, classes=CLASSES, frontend=FRONT, seed=0):

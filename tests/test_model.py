@@ -1,4 +1,5 @@
-"""Tests for common.model.sed: shapes, SED head arithmetic, pretrained loading, layer-wise LR
+"""Tests for common.model.sed: shapes, SED head arithmetic, pretrained weights through timm (a
+local file, offline; the error when neither a file nor the hub serves them), layer-wise LR
 decay."""
 
 import json
@@ -13,6 +14,7 @@ from common.model.sed import (
     BirdModel,
     GeM,
     ModelConfig,
+    PretrainedWeightsUnavailable,
     SEDHead,
     backbone_stage_groups,
     build_model,
@@ -20,7 +22,8 @@ from common.model.sed import (
 )
 
 NUM_CLASSES = 5
-TINY = ModelConfig(backbone="test_efficientnet", head_hidden=16, drop_path_rate=0.0)
+TINY = ModelConfig(backbone="test_efficientnet", head_hidden=16, drop_path_rate=0.0,
+                   pretrained=False)
 FRONT = FrontendConfig(clip_seconds=1.0, n_mels=64)  # (1, 64, 63) spectrograms
 
 
@@ -96,7 +99,8 @@ def test_sed_head_is_attention_weighted_average_of_frame_logits():
 
 
 def test_head_dropout_only_in_training():
-    model = tiny_model(ModelConfig(backbone="test_efficientnet", head_hidden=16, drop_rate=0.5))
+    model = tiny_model(ModelConfig(backbone="test_efficientnet", head_hidden=16, drop_rate=0.5,
+                                   pretrained=False))
     wave = torch.randn(2, FRONT.clip_samples)
     with torch.no_grad():
         assert torch.equal(model(wave)["clip_logits"], model(wave)["clip_logits"])
@@ -108,7 +112,7 @@ def test_head_dropout_only_in_training():
 
 
 def test_default_config_builds_offline_with_313_frames():
-    model = build_model(ModelConfig(), FrontendConfig(), num_classes=234).eval()
+    model = build_model(ModelConfig(pretrained=False), FrontendConfig(), num_classes=234).eval()
     assert model.backbone.default_cfg["architecture"] == "tf_efficientnet_b0"
     assert model.backbone.conv_stem.in_channels == 1
     with torch.no_grad():
@@ -124,34 +128,111 @@ def test_model_config_round_trip():
         ModelConfig.from_dict({"backbone_name": "x"})
 
 
-def test_pretrained_path_loads_weights_and_sums_rgb_stem(tmp_path):
-    torch.manual_seed(0)
-    source = timm.create_model("test_efficientnet", pretrained=False, num_classes=10)  # RGB
-    path = tmp_path / "weights.pth"
-    torch.save(source.state_dict(), path)
+@pytest.fixture
+def no_download(monkeypatch):
+    """timm's hub and URL loaders raise: a test that reaches them would have fetched."""
+    import timm.models._builder as builder
 
-    model = build_model(
-        ModelConfig(backbone="test_efficientnet", pretrained_path=str(path)), FRONT, NUM_CLASSES
-    )
+    def refuse(*args, **kwargs):
+        raise OSError("download attempted")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(builder, "load_state_dict_from_hf", refuse)
+    monkeypatch.setattr(builder, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(builder, "download_cached_file", refuse)
+
+
+def write_weights(path, backbone="test_efficientnet", extra=None):
+    """A timm model's RGB ImageNet-shaped weights with random values, as a weights file."""
+    torch.manual_seed(123)
+    source = timm.create_model(backbone, pretrained=False, num_classes=10)
+    state = {**source.state_dict(), **(extra or {})}
+    torch.save(state, path)
+    return source
+
+
+def test_default_recipe_starts_from_pretrained_weights():
+    assert ModelConfig().pretrained and ModelConfig().pretrained_file == ""
+
+
+def test_pretrained_file_loads_weights_offline_and_sums_rgb_stem(tmp_path, no_download):
+    path = tmp_path / "weights.pth"
+    source = write_weights(path)
+    cfg = ModelConfig(backbone="test_efficientnet", pretrained_file=str(path))
+    assert cfg.pretrained
+    model = build_model(cfg, FRONT, NUM_CLASSES)
     stem = model.backbone.conv_stem.weight
-    assert stem.shape[1] == 1
+    assert stem.shape[1] == 1  # timm's adapt_input_conv: RGB filters summed to one channel
     assert torch.allclose(stem, source.conv_stem.weight.sum(dim=1, keepdim=True))
     target = model.backbone.state_dict()
     for key, value in source.state_dict().items():
         if key.startswith("classifier") or key == "conv_stem.weight":
             continue
         assert torch.equal(target[key], value), key
+    # Not a random init: the same config with pretrained off gives other weights.
+    scratch = build_model(ModelConfig(backbone="test_efficientnet", pretrained=False), FRONT,
+                          NUM_CLASSES)
+    key = "blocks.1.0.conv_exp.weight"
+    assert not torch.equal(scratch.backbone.state_dict()[key], target[key])
 
 
-def test_pretrained_path_mismatch_is_an_error(tmp_path):
+def test_pretrained_file_is_ignored_when_pretrained_is_off(tmp_path, no_download):
+    cfg = ModelConfig(backbone="test_efficientnet", pretrained=False,
+                      pretrained_file=str(tmp_path / "absent.pth"))
+    build_model(cfg, FRONT, NUM_CLASSES)  # neither the file nor the hub is touched
+
+
+def test_pretrained_file_mismatch_is_an_error(tmp_path, no_download):
     path = tmp_path / "resnet.pth"
-    torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), path)
-    cfg = ModelConfig(backbone="test_efficientnet", pretrained_path=str(path))
+    write_weights(path, backbone="test_resnet")
+    cfg = ModelConfig(backbone="test_efficientnet", pretrained_file=str(path))
     with pytest.raises(RuntimeError, match="resnet.pth"):
         build_model(cfg, FRONT, NUM_CLASSES)
-    missing = ModelConfig(backbone="test_efficientnet", pretrained_path=str(tmp_path / "no.pth"))
-    with pytest.raises(FileNotFoundError, match="no.pth"):
+    # Same shapes but a stray tensor: timm loads non-strictly and only logs it; we refuse.
+    extra = tmp_path / "extra.pth"
+    write_weights(extra, extra={"neck.weight": torch.zeros(3)})
+    with pytest.raises(RuntimeError, match=r"1 unexpected keys \['neck.weight'\]"):
+        build_model(ModelConfig(backbone="test_efficientnet", pretrained_file=str(extra)),
+                    FRONT, NUM_CLASSES)
+    missing = ModelConfig(backbone="test_efficientnet", pretrained_file=str(tmp_path / "no.pth"))
+    with pytest.raises(FileNotFoundError, match="no.pth.*model.pretrained off"):
         build_model(missing, FRONT, NUM_CLASSES)
+
+
+def test_pretrained_from_the_hf_cache_offline(tmp_path, monkeypatch):
+    """The hub route with the hub forced offline: timm finds the weights in the HF cache (where
+    an online session downloaded them, or an attached dataset of a cache)."""
+    import huggingface_hub.constants as hf
+    from safetensors.torch import save_file
+
+    revision = "0" * 40
+    repo = tmp_path / "hub" / "models--timm--test_efficientnet.r160_in1k"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    (repo / "snapshots" / revision).mkdir(parents=True)
+    source = write_weights(tmp_path / "unused.pth")
+    save_file(source.state_dict(), repo / "snapshots" / revision / "model.safetensors")
+    monkeypatch.setattr(hf, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    model = build_model(ModelConfig(backbone="test_efficientnet"), FRONT, NUM_CLASSES)
+    key = "blocks.1.0.conv_exp.weight"
+    assert torch.equal(model.backbone.state_dict()[key], source.state_dict()[key])
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(PretrainedWeightsUnavailable, match="model.pretrained_file="):
+        build_model(ModelConfig(backbone="test_efficientnet"), FRONT, NUM_CLASSES)
+
+
+def test_pretrained_without_file_or_hub_says_how_to_fix(no_download):
+    cfg = ModelConfig(backbone="test_efficientnet")
+    with pytest.raises(PretrainedWeightsUnavailable) as err:
+        build_model(cfg, FRONT, NUM_CLASSES)
+    message = str(err.value)
+    assert "download attempted" in message  # timm went to the hub, and nowhere else
+    for fix in ("model.pretrained_file=", "model_sources", "internet", "model.pretrained off"):
+        assert fix in message
+    with pytest.raises(ValueError, match="not a timm model"):
+        build_model(ModelConfig(backbone="test_efficientnet_typo"), FRONT, NUM_CLASSES)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +240,7 @@ def test_pretrained_path_mismatch_is_an_error(tmp_path):
     [("test_efficientnet", 5), ("test_resnet", 4), ("regnety_002", 4), ("test_nfnet", 4)],
 )
 def test_param_groups_lrd(backbone, num_stages):
-    model = tiny_model(ModelConfig(backbone=backbone, head_hidden=16))
+    model = tiny_model(ModelConfig(backbone=backbone, head_hidden=16, pretrained=False))
     stem_names = backbone_stage_groups(model.backbone)[0]
     frozen = model.backbone.get_parameter(stem_names[-1])  # e.g. a stem norm bias
     frozen.requires_grad_(False)

@@ -23,7 +23,8 @@ import torch
 from common.model.frontend import FrontendConfig
 from common.model.sed import BirdModel, ModelConfig, build_model
 
-__all__ = ["FORMAT_VERSION", "save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
+__all__ = ["FORMAT_VERSION", "save_checkpoint", "load_checkpoint", "rebuild_config",
+           "model_from_checkpoint"]
 
 FORMAT_VERSION = 1  # bump when the meta layout changes incompatibly
 
@@ -137,15 +138,27 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return obj["state_dict"], meta
 
 
+def rebuild_config(model_meta: dict[str, Any]) -> ModelConfig:
+    """The :class:`ModelConfig` a checkpoint's model is rebuilt from: its stored config with
+    pretrained weights off and no weights file.
+
+    The checkpoint carries every weight, so a rebuild never fetches anything (nb04 runs with no
+    internet) and never needs the file training started from. ``pretrained_path`` (the field's
+    name in checkpoints written before ``pretrained``/``pretrained_file``) is dropped.
+    """
+    stored = {k: v for k, v in model_meta.items() if k != "pretrained_path"}
+    return ModelConfig.from_dict({**stored, "pretrained": False, "pretrained_file": ""})
+
+
 def model_from_checkpoint(path: str | Path) -> tuple[BirdModel, dict[str, Any]]:
     """Rebuild the model from the checkpoint's meta alone and load its weights strictly.
 
-    ``pretrained_path`` is cleared before building: the stored weights replace everything and
-    the pretrained file usually does not exist where inference runs. Returns ``(model, meta)``
-    with the model in eval mode on CPU.
+    The model is built from :func:`rebuild_config` (pretrained off: the stored weights replace
+    everything, and nothing is downloaded). Returns ``(model, meta)`` with the model in eval
+    mode on CPU.
     """
     state_dict, meta = load_checkpoint(path)
-    model_cfg = ModelConfig.from_dict({**meta["model"], "pretrained_path": ""})
+    model_cfg = rebuild_config(meta["model"])
     frontend_cfg = FrontendConfig.from_dict(meta["frontend"])
     model = build_model(model_cfg, frontend_cfg, num_classes=len(meta["classes"]))
     try:

@@ -13,6 +13,7 @@ Entry points: ``ModelConfig`` (saved in every checkpoint), ``build_model`` and
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ from typing import Any
 import timm
 import torch
 import torch.nn as nn
-from timm.models import adapt_input_conv, group_parameters, load_state_dict
+from timm.models import group_parameters, load_state_dict
 
 from common.core.config import dataclass_from_dict, param
 from common.model.frontend import Frontend, FrontendConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ModelConfig",
@@ -31,8 +34,9 @@ __all__ = [
     "SEDHead",
     "BirdModel",
     "build_model",
+    "PretrainedWeightsUnavailable",
     "create_backbone",
-    "load_backbone_weights",
+    "check_weights_file",
     "backbone_stage_groups",
     "param_groups_lrd",
 ]
@@ -42,9 +46,15 @@ __all__ = [
 class ModelConfig:
     """Backbone and head settings; saved as JSON inside every checkpoint."""
 
-    backbone: str = param("tf_efficientnet_b0.ns_jft_in1k", "timm model name (tag ignored offline)")
-    pretrained_path: str = param(
-        "", "local timm weights file; '' = random init. Never downloads.")
+    backbone: str = param(
+        "tf_efficientnet_b0.ns_jft_in1k", "timm model name; its tag (after the dot) names the "
+        "pretrained weights timm fetches")
+    pretrained: bool = param(
+        True, "start the backbone from pretrained weights: pretrained_file when set, else "
+        "timm's Hugging Face hub download (or its local HF cache); off = random init")
+    pretrained_file: str = param(
+        "", "local weights file for the backbone (.safetensors/.pth/.bin), e.g. in an attached "
+        "Kaggle dataset or model under /kaggle/input; '' = the hub. Used only when pretrained")
     in_chans: int = param(1, "spectrogram channels; a 3-channel pretrained stem is summed to 1")
     drop_rate: float = param(0.25, "dropout in the SED head, before and after the projection")
     drop_path_rate: float = param(0.2, "stochastic depth inside the backbone")
@@ -164,57 +174,86 @@ class BirdModel(nn.Module):
         return self.forward_spec(spec)
 
 
+class PretrainedWeightsUnavailable(RuntimeError):
+    """``ModelConfig.pretrained`` is on and neither a local file nor the hub gave the weights."""
+
+
+def _fix_hint(cfg: ModelConfig) -> str:
+    return (f"set model.pretrained_file=<path to {cfg.backbone} weights> (e.g. an attached Kaggle "
+            "dataset or model under /kaggle/input: model_sources/dataset_sources of the push), "
+            "or turn on the notebook's internet so timm can download them, or turn "
+            "model.pretrained off (random init)")
+
+
 def create_backbone(cfg: ModelConfig) -> nn.Module:
     """timm backbone with no classifier and no pooling, so it returns a feature map.
 
-    Always ``pretrained=False``: weights only ever come from ``cfg.pretrained_path``.
+    With ``cfg.pretrained`` the weights come through timm's own loader
+    (``timm.create_model(pretrained=True)``): from ``cfg.pretrained_file`` when set
+    (``pretrained_cfg_overlay=dict(file=...)``), else from the Hugging Face hub id of the
+    model's pretrained tag (a download into the HF cache, or the cache alone when
+    ``HF_HUB_OFFLINE=1``). timm drops the ImageNet classifier and adapts the first conv to
+    ``in_chans`` (for 1 channel: the RGB filters summed, ``adapt_input_conv``). A local file is
+    also checked key by key, since timm loads non-strictly once it has dropped the classifier.
+
+    Raises:
+        FileNotFoundError: ``pretrained_file`` is set but is not a file.
+        PretrainedWeightsUnavailable: no file and the hub (or its cache) has no weights for it.
+        RuntimeError: the file's weights do not fit the backbone.
     """
-    backbone = timm.create_model(
-        cfg.backbone,
-        pretrained=False,
-        in_chans=cfg.in_chans,
-        num_classes=0,
-        global_pool="",
-        drop_path_rate=cfg.drop_path_rate,
-    )
-    if cfg.pretrained_path:
-        load_backbone_weights(backbone, cfg.pretrained_path, in_chans=cfg.in_chans)
+    kwargs: dict[str, Any] = {"in_chans": cfg.in_chans, "num_classes": 0, "global_pool": "",
+                              "drop_path_rate": cfg.drop_path_rate}
+    if not cfg.pretrained:
+        return timm.create_model(cfg.backbone, pretrained=False, **kwargs)
+    if not timm.is_model(cfg.backbone):  # a typo is not a download failure
+        raise ValueError(f"model.backbone {cfg.backbone!r} is not a timm model "
+                         "(timm.list_models() lists them)")
+    if cfg.pretrained_file:
+        path = Path(cfg.pretrained_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"model.pretrained_file {path} is not a file: "
+                                    + _fix_hint(cfg))
+        try:
+            backbone = timm.create_model(cfg.backbone, pretrained=True,
+                                         pretrained_cfg_overlay={"file": str(path)}, **kwargs)
+        except RuntimeError as e:  # size mismatches (torch's load_state_dict)
+            raise RuntimeError(f"pretrained weights {path} do not fit {cfg.backbone}: {e}") from e
+        check_weights_file(backbone, path)
+        log.info("backbone %s: pretrained weights from %s", cfg.backbone, path)
+        return backbone
+    try:
+        backbone = timm.create_model(cfg.backbone, pretrained=True, **kwargs)
+    # The hub client and its HTTP stack raise many types (offline cache miss, DNS failure,
+    # HTTP 404, no weights published); every one means the same thing here.
+    except Exception as e:
+        raise PretrainedWeightsUnavailable(
+            f"no pretrained weights for {cfg.backbone} (timm's hub download failed: "
+            f"{type(e).__name__}: {e}); " + _fix_hint(cfg)) from e
+    log.info("backbone %s: pretrained weights from %s", cfg.backbone,
+             backbone.pretrained_cfg.get("hf_hub_id") or backbone.pretrained_cfg.get("url"))
     return backbone
 
 
-def load_backbone_weights(backbone: nn.Module, path: str | Path, in_chans: int) -> None:
-    """Load a local timm weights file into ``backbone`` with strict key checking.
+def check_weights_file(backbone: nn.Module, path: str | Path) -> None:
+    """Check that the weights file at ``path`` holds exactly the backbone's tensors.
 
-    Two adaptations are made explicitly, everything else must match exactly:
-
-    - the ImageNet classifier (``pretrained_cfg["classifier"]``) is dropped, we have our own head;
-    - the first conv (``pretrained_cfg["first_conv"]``) is adapted from its channel count to
-      ``in_chans`` with ``timm.models.adapt_input_conv`` (for 1 channel: sum over RGB, as timm
-      does when loading with ``in_chans=1``).
+    The ImageNet classifier (``pretrained_cfg["classifier"]``) may be in the file; any other
+    missing or extra key (BatchNorm's ``num_batches_tracked`` counters aside) is an error naming
+    a few of them (timm only logs them).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"pretrained weights not found: {path}. Set ModelConfig.pretrained_path to a local "
-            "timm weights file (.pth/.bin/.safetensors) or to '' for random init."
-        )
     state_dict = load_state_dict(str(path), weights_only=True)
-    pcfg = getattr(backbone, "pretrained_cfg", {}) or {}
-    classifiers = pcfg.get("classifier") or ()
-    for name in (classifiers,) if isinstance(classifiers, str) else classifiers:
-        state_dict.pop(f"{name}.weight", None)
-        state_dict.pop(f"{name}.bias", None)
-    first_convs = pcfg.get("first_conv") or ()
-    for name in (first_convs,) if isinstance(first_convs, str) else first_convs:
-        key = f"{name}.weight"
-        if key in state_dict and state_dict[key].shape[1] != in_chans:
-            state_dict[key] = adapt_input_conv(
-                in_chans, state_dict[key], base_chans=state_dict[key].shape[1]
-            )
-    try:
-        backbone.load_state_dict(state_dict, strict=True)
-    except RuntimeError as e:
-        raise RuntimeError(f"pretrained weights {path} do not match the backbone: {e}") from e
+    classifiers = (getattr(backbone, "pretrained_cfg", {}) or {}).get("classifier") or ()
+    dropped = {f"{name}.{part}" for name in ((classifiers,) if isinstance(classifiers, str)
+                                             else classifiers) for part in ("weight", "bias")}
+    have, want = set(state_dict) - dropped, set(backbone.state_dict())
+    # BatchNorm's step counters change nothing the model computes; converted files lack them.
+    missing = sorted(k for k in want - have if not k.endswith("num_batches_tracked"))
+    extra = sorted(have - want)
+    if missing or extra:
+        raise RuntimeError(
+            f"pretrained weights {path} do not match the backbone: {len(missing)} missing keys "
+            f"{missing[:5]}, {len(extra)} unexpected keys {extra[:5]}; is it a file of the "
+            "same timm model as model.backbone?")
 
 
 def build_model(

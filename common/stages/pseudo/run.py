@@ -58,6 +58,7 @@ import pandas as pd
 import torch
 
 from common.core.config import save_config
+from common.core.gpu import check_gpu
 from common.core.kaggle import write_dataset_metadata
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
@@ -110,6 +111,7 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     prep = load_prep(find_dataset_dir(cfg.input_root, cfg.prep_slug,
                                       must_contain="train_folds.csv"))
     models_dir = find_dataset_dir(cfg.input_root, cfg.models_slug)
+    check_gpu("nb03")  # before any work: a GPU this torch cannot run stops here
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "pseudo_config.json")

@@ -31,6 +31,7 @@ from common.core.config import StageConfig, param
 from common.model.frontend import FrontendConfig
 from common.model.sed import ModelConfig
 from common.report.tracking import TrackingConfig
+from common.stages.train.optim import check_fine_tuning
 from common.teachers.config import TeacherConfig
 
 __all__ = ["OptimConfig", "DataConfig", "LossConfig", "SessionConfig", "TrainConfig",
@@ -146,6 +147,10 @@ class TrainConfig(StageConfig):
     # state and the one resuming it: where things are, which folds, the machine.
     RESUME_FREE: ClassVar[tuple[str, ...]] = ("preset", "input_root", "working_dir", "folds",
                                               "kaggle_user", "session")
+    # Presets scale the model, and the small backbones they use train from random weights
+    # (model.pretrained off): a laptop or test run must not depend on a download (timm's
+    # pretrained weights come from the Hugging Face hub), and from scratch the layer-wise LR
+    # decay is off too (optim.layer_decay=1, check_fine_tuning).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # A small real model that learns the demo competition from scratch on a 2-core CPU in
         # ~10 minutes (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU).
@@ -156,7 +161,8 @@ class TrainConfig(StageConfig):
             "optim.eval_batch_size": 64, "optim.lr": 3e-3, "optim.layer_decay": 1.0,
             "optim.warmup_epochs": 0.5, "optim.ema_decay": 0.99, "optim.amp": False,
             "session.workers": 1, "data.soundscape_repeats": 2, "session.session_hours": 0.0,
-            "model.backbone": "mobilenetv3_small_100", "model.drop_path_rate": 0.0,
+            "model.backbone": "mobilenetv3_small_100", "model.pretrained": False,
+            "model.drop_path_rate": 0.0,
             "model.head_hidden": 128, "frontend.n_mels": 64, "frontend.n_fft": 1024,
             "frontend.hop_length": 640,
         },
@@ -165,7 +171,8 @@ class TrainConfig(StageConfig):
             "folds": (0, 1), "optim.epochs": 1, "optim.batch_size": 8,
             "optim.eval_batch_size": 16, "optim.max_steps_per_epoch": 3, "optim.amp": False,
             "session.workers": 0, "session.session_hours": 0.0,
-            "model.backbone": "test_efficientnet", "model.drop_path_rate": 0.0,
+            "optim.layer_decay": 1.0, "model.backbone": "test_efficientnet",
+            "model.pretrained": False, "model.drop_path_rate": 0.0,
             "model.head_hidden": 32, "frontend.n_mels": 32, "frontend.n_fft": 512,
             "frontend.hop_length": 640,
         },
@@ -205,12 +212,15 @@ def checkpoint_rule(optim: OptimConfig, n_scored_rows: int) -> tuple[str, str]:
 def check_config(cfg: TrainConfig) -> None:
     """Refuse settings that do not fit the task, naming the fix (before anything is trained).
 
-    The loss must fit the task (:meth:`common.tasks.base.Task.loss_name`); the task checks the
-    rest (:meth:`common.tasks.base.Task.check_train_config`: e.g. a single-label task refuses
-    what makes multi-label targets).
+    The recipe must be consistent (:func:`common.stages.train.optim.check_fine_tuning`:
+    layer-wise LR decay only from trained weights), the loss must fit the task
+    (:meth:`common.tasks.base.Task.loss_name`), and the task checks the rest
+    (:meth:`common.tasks.base.Task.check_train_config`: e.g. a single-label task refuses what
+    makes multi-label targets).
     """
     task = cfg.task_spec
     task.loss_name(cfg.objective.loss)
+    check_fine_tuning(cfg)
     if cfg.optim.checkpoint_selection not in CHECKPOINT_RULES:
         raise ValueError(f"checkpoint_selection must be one of {', '.join(CHECKPOINT_RULES)}, "
                          f"got {cfg.optim.checkpoint_selection!r}")

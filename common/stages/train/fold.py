@@ -58,6 +58,7 @@ from common.stages.train.optim import (
     build_criterion,
     build_optimizer,
     build_scheduler,
+    initial_model_config,
     warm_start,
 )
 from common.stages.train.resume import (
@@ -173,7 +174,8 @@ def _build_parts(cfg: TrainConfig, classes: list[str], fold: int, device: torch.
     """The fold's model (warm-started if asked), optimiser, schedule, scaler, EMA, augmenters
     and loss, seeded from ``cfg.seed`` and the fold."""
     seed_everything(cfg.seed + fold)
-    model = build_model(cfg.model, cfg.frontend, len(classes))
+    replaced = bool(cfg.init_checkpoint) or resume_path(cfg, fold).is_file()
+    model = build_model(initial_model_config(cfg, replaced), cfg.frontend, len(classes))
     if cfg.init_checkpoint:
         warm_start(model, extra_windows_path(cfg.init_checkpoint, fold), classes)
     model = model.to(device)

@@ -1,9 +1,16 @@
 """Optimisation pieces of nb02: the loss, AdamW over layer-decayed groups, the LR schedule, the
-warm start from another checkpoint.
+warm start from another checkpoint, and where a fold's first weights come from.
+
+The recipe fine-tunes: the backbone starts from pretrained weights (``model.pretrained``) or a
+warm start (``init_checkpoint``), a linear warm-up keeps the first steps of a random head from
+wrecking the pretrained filters, and layer-wise LR decay (``optim.layer_decay`` < 1) moves the
+early, generic stages least. From random weights the decay only slows the stem down, so
+:func:`check_fine_tuning` refuses ``layer_decay`` < 1 without trained starting weights.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -13,14 +20,15 @@ import torch
 
 from common.model.checkpoint import load_checkpoint
 from common.model.losses import build_loss
-from common.model.sed import BirdModel, param_groups_lrd
+from common.model.sed import BirdModel, ModelConfig, param_groups_lrd
 
 if TYPE_CHECKING:
     from common.stages.train.config import OptimConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_criterion", "build_optimizer", "build_scheduler", "amp_enabled", "warm_start"]
+__all__ = ["build_criterion", "build_optimizer", "build_scheduler", "amp_enabled", "warm_start",
+           "check_fine_tuning", "initial_model_config"]
 
 
 def build_criterion(cfg: TrainConfig) -> torch.nn.Module:
@@ -87,3 +95,30 @@ def warm_start(model: BirdModel, path: Path, classes: list[str]) -> None:
         raise ValueError(f"{path} (backbone {backbone}) does not fit this run's model config: "
                          f"{err}") from err
     log.info("warm start from %s", path)
+
+
+def check_fine_tuning(cfg: TrainConfig) -> None:
+    """Refuse layer-wise LR decay when nothing trained starts the backbone.
+
+    ``optim.layer_decay`` < 1 gives the stem ``layer_decay**levels`` of the head's rate
+    (EfficientNet-B0: 8 levels, ``0.75**8`` = 10 %); that protects pretrained filters, but random
+    ones would just learn slowly. So it needs ``model.pretrained`` or an ``init_checkpoint``.
+    """
+    if cfg.optim.layer_decay < 1.0 and not (cfg.model.pretrained or cfg.init_checkpoint):
+        raise ValueError(
+            f"optim.layer_decay={cfg.optim.layer_decay} slows the early backbone stages, which "
+            "only helps when they start from trained weights, but model.pretrained is off and "
+            "there is no init_checkpoint: set optim.layer_decay=1.0 for training from scratch, "
+            "or turn model.pretrained on")
+
+
+def initial_model_config(cfg: TrainConfig, replaced: bool) -> ModelConfig:
+    """The model config a fold builds its model from.
+
+    ``replaced``: every weight is about to be overwritten (a warm start from ``init_checkpoint``
+    or a resume state), so pretrained weights are not fetched: ``model.pretrained`` is turned
+    off for the build, which needs no internet and no weights file.
+    """
+    if replaced and cfg.model.pretrained:
+        return dataclasses.replace(cfg.model, pretrained=False, pretrained_file="")
+    return cfg.model

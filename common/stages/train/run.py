@@ -25,7 +25,9 @@ Outputs in the working dir (published as the ``models`` dataset):
 - ``resume/<short>_fold<k>.pt``: the resume state, written atomically after every epoch and
   deleted once the fold is done (``keep_resume_state``). A stopped session (Kaggle's 12 h) run
   again with the same working dir continues where it stopped; ``--folds`` splits a run across
-  sessions (:mod:`.resume`).
+  sessions (:mod:`.resume`). On Kaggle the working dir starts empty: nb02 first copies back
+  its previous output when it is attached as an input (``kaggle_push --resume``,
+  :mod:`common.stages.restore`).
 
 Several GPUs: folds train in parallel, one process per GPU (:mod:`.multigpu`); with one GPU or
 on CPU the folds run one after the other here. The epoch loop is :mod:`.fold`.
@@ -38,6 +40,7 @@ import logging
 import time
 
 from common.core.config import save_config
+from common.core.gpu import check_gpu
 from common.data.prep_data import load_prep
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
 from common.stages.train.distill import prepare_distill
@@ -56,9 +59,11 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     """Run nb02 for the requested folds, then merge every finished fold's outputs."""
     check_config(cfg)
     t0 = time.time()
-    # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write.
+    # Inputs first: a missing prep dataset or a rate mismatch stops here, before any write
+    # (the log file included); then the GPU, before any training.
     prep = load_prep(prep_dir(cfg))
     check_sample_rate(cfg, prep)
+    check_gpu("training")  # nb02, and each nb03 student
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "train_config.json")
