@@ -9,6 +9,7 @@
 - ``ensemble``: combination maths, temporal smoothing, clip pooling, the time-budget rule;
 - ``submission``: window row ids, the sample submission's order, validation;
 - ``rows``: :class:`SubmissionRows`, the task's strategy for rows, figures and report entries;
+- ``budget``: the first projection from the budget's throughput facts (fewer views if needed);
 - ``report``: ``infer_report.json`` and ``infer_timings.csv``;
 - ``run``: :func:`run_inference`, the stage.
 """

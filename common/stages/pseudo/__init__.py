@@ -6,6 +6,7 @@
 - ``tables``: pure functions from probabilities to pseudo-label tables (windows and clips);
 - ``labels``: :class:`PseudoLabeller`, the task's strategy, and the one round-writing path;
 - ``subsets`` and ``curate``: curated positives and hard negatives (tables, then files);
+- ``budget``: the stage sized to one session and kept by a deadline from the notebook's start;
 - ``students``: teacher recipe -> student config, published students, the teacher's scores;
 - ``run``: :func:`run_pseudo`, the stage.
 """

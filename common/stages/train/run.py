@@ -37,6 +37,7 @@ import json
 import logging
 import time
 
+from common.budget.clock import stage_started_at
 from common.core.config import save_config
 from common.data.prep_data import load_prep
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
@@ -68,7 +69,8 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     if n_processes > 1:
         run_parallel(cfg, folds, n_processes)
     else:
-        train_folds(cfg, prep, folds, session_start=t0, progress=True)
+        # The session counts from the notebook's start (nb03 calls this once per round).
+        train_folds(cfg, prep, folds, session_start=stage_started_at(t0), progress=True)
     result = summarize_run(cfg, prep)
     result.report["seconds"] = round(time.time() - t0, 1)
     (out / "train_report.json").write_text(json.dumps(result.report, indent=2,
