@@ -148,8 +148,9 @@ def main() -> None:
         step_rate = args.batches * batch_size / max(cpu_seconds, 1e-9)
         print(f"  {step_rate:.2f} samples per CPU-second (one core; load average "
               f"{os.getloadavg()[0]:.2f})")
+    if device.type == "cpu":  # per core both: one loader worker against one core's step
+        loader_rate = worker_rate
     verdict = "loader-bound: add workers" if loader_rate < step_rate else "compute-bound (good)"
-    # (on CPU, step_rate is now per core; the balance line compares it with the loader's)
     print(f"balance: loader/step = {loader_rate / step_rate:.2f} -> {verdict}")
     if args.write_facts:
         command = "python " + " ".join(sys.argv)

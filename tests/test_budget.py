@@ -202,3 +202,17 @@ def test_measured_durations_bound_the_cache():
              "n_labelled_soundscapes": 1, "soundscape_seconds": 60, "n_test_soundscapes": 4,
              "n_classes": 5, "sample_rate": SR, "mean_clip_seconds": 6.0}
     assert workload_from_facts(facts, "f").clip_cache_seconds(10.0) == 12.0
+
+
+def test_the_ensemble_drops_views_then_models_like_nb04s_loop():
+    from common.budget.fit import fit_ensemble
+
+    def seconds(models, views):  # 60 s per model and view
+        return 60.0 * models * views
+
+    assert fit_ensemble(seconds, 10, 2, 1200).models == 10  # fits as asked
+    views_cut = fit_ensemble(seconds, 10, 4, 1200)
+    assert (views_cut.models, views_cut.views, views_cut.fits) == (10, 2, True)
+    models_cut = fit_ensemble(seconds, 10, 4, 300)
+    assert (models_cut.models, models_cut.views) == (5, 1) and "keeps 5 models" in models_cut.reason
+    assert not fit_ensemble(seconds, 10, 4, 30).fits

@@ -5,7 +5,8 @@
 - nb03: :func:`fit_pseudo`, the windows per round, student epochs and rounds that fit one
   session: windows first (down to a floor), then epochs (down to a floor), then rounds;
   :class:`PseudoWork` holds the counts and speeds that its hours come from
-  (:func:`common.budget.model.pseudo_round_hours`).
+  (:func:`common.budget.model.pseudo_round_hours`);
+- nb04: :func:`fit_ensemble`, the views, then models, its loop keeps within its budget.
 
 Both return the choice with the reason, for the stage's log and report; both are pure.
 """
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 
 from common.budget.model import StageSpeeds, pseudo_round_hours
 
-__all__ = ["CacheChoice", "PseudoChoice", "PseudoWork", "fit_cache_seconds", "fit_pseudo"]
+__all__ = ["CacheChoice", "EnsembleChoice", "PseudoChoice", "PseudoWork", "fit_cache_seconds",
+           "fit_ensemble", "fit_pseudo"]
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,33 @@ def fit_pseudo(work: PseudoWork, windows: int, epochs: int, rounds: int, budget_
     return PseudoChoice(floor_w, floor_e, 1, hours, False,
                         f"even {floor_w} windows x {floor_e} epochs x 1 round take {hours:.1f} h "
                         f"> {budget_hours:g} h")
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """nb04's ensemble that fits: ``models`` of the asked and the first ``views`` views."""
+
+    models: int
+    views: int
+    seconds: float
+    fits: bool
+    reason: str
+
+
+def fit_ensemble(seconds: Callable[[int, int], float], n_models: int, n_views: int,
+                 budget_seconds: float) -> EnsembleChoice:
+    """What nb04's loop keeps (:func:`common.stages.infer.ensemble.plan_within_budget`'s
+    order): drop TTA views from the last (``orig`` stays), then models, until
+    ``seconds(models, views)`` fits ``budget_seconds``; at least one model on one view."""
+    models, views = n_models, n_views
+    while seconds(models, views) > budget_seconds and views > 1:
+        views -= 1
+    while seconds(models, views) > budget_seconds and models > 1:
+        models -= 1
+    used = seconds(models, views)
+    asked = seconds(n_models, n_views)
+    reason = (f"{n_models} models x {n_views} views: {asked / 60:.0f} min fits" if
+              (models, views) == (n_models, n_views) else
+              f"{n_models} models x {n_views} views would take {asked / 60:.0f} min: nb04 keeps "
+              f"{models} models x {views} view(s), {used / 60:.0f} min")
+    return EnsembleChoice(models, views, used, used <= budget_seconds, reason)

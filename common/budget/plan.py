@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.budget.facts import DEFAULT_BACKEND, KaggleLimits, Throughputs
-from common.budget.fit import PseudoWork, fit_cache_seconds, fit_pseudo
+from common.budget.fit import PseudoWork, fit_cache_seconds, fit_ensemble, fit_pseudo
 from common.budget.model import (
     Projection,
     StageSpeeds,
@@ -208,19 +208,32 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
     if note:
         rows[-1].notes.append(note)
 
-    # nb04: the ensemble on Kaggle's CPU, within its own budget.
+    # nb04: the ensemble on Kaggle's CPU, within its own budget (its loop drops views, then
+    # models, when the rest would not fit).
     n_students = n_folds if (pseudo.train_student and rounds and infer.pseudo_slug) else 0
     n_models = n_folds + n_students
-    passes = len(fold_duplicate_views(infer.predict.views, train.frontend))
+    views = infer.predict.views
     rate = thr.infer_rate(backbone, backend)
+    compile_s = thr.rate("infer_compile", "kaggle_cpu")
+
+    def infer_seconds(models: int, k: int) -> float:
+        passes = len(fold_duplicate_views(views[:k], train.frontend))
+        return work.n_test_files * wps * models * passes / rate + models * compile_s
+
+    models, k, note = n_models, len(views), ""
+    if adapt:
+        pick = fit_ensemble(infer_seconds, n_models, len(views),
+                            60 * infer.predict.time_budget_minutes)
+        models, k, note = pick.models, pick.views, pick.reason
+        choices.update({"infer.models": models, "infer.max_views": k})
+    passes = len(fold_duplicate_views(views[:k], train.frontend))
     submission_gb = work.n_test_files * wps * (work.n_classes * 10 + 30) / 1e9
     rows.append(infer_projection(
-        work.n_test_files, wps, n_models, passes, rate,
-        thr.rate("infer_compile", "kaggle_cpu"), infer.predict.time_budget_minutes,
-        lim.submission_minutes, submission_gb, lim.output_gb,
-        f"{work.n_test_files} files x {wps} windows x {n_models} models x {passes} passes "
-        f"({backend})"))
-    rows[-1].notes.append(f"speed: {thr.infer_source(backbone, backend)}")
+        work.n_test_files, wps, models, passes, rate, compile_s,
+        infer.predict.time_budget_minutes, lim.submission_minutes, submission_gb, lim.output_gb,
+        f"{work.n_test_files} files x {wps} windows x {models} of {n_models} models x {passes} "
+        f"passes ({k} of {len(views)} views, {backend})"))
+    rows[-1].notes += [n for n in (note, f"speed: {thr.infer_source(backbone, backend)}") if n]
 
     gpu_h = rows[1].hours + rows[2].hours
     if gpu_h > lim.gpu_weekly_hours:
