@@ -70,7 +70,7 @@ def main() -> None:
     print(f"  {rate:.1f} audio seconds per CPU-second (one core; load average "
           f"{os.getloadavg()[0]:.2f})")
     if args.write_facts:
-        write_throughput("decode.cpu", rate, "audio s per s per core",
+        write_throughput("decode.cpu", rate, "audio seconds per CPU-second (one core)",
                          "python " + " ".join(sys.argv),
                          load_average=round(os.getloadavg()[0], 2))
         print("written to common/budget/throughputs.json as decode.cpu")

@@ -157,7 +157,8 @@ def main() -> None:
         load = round(os.getloadavg()[0], 2)
         device_key = device_name(device)
         backbone = cfg.model.backbone.split(".")[0]
-        write_throughput(f"train_step.{device_key}.{backbone}", step_rate, "samples/s", command,
+        unit = "samples per CPU-second (one core)" if device.type == "cpu" else "samples/s"
+        write_throughput(f"train_step.{device_key}.{backbone}", step_rate, unit, command,
                          batch=batch_size, amp=amp, threads=torch.get_num_threads(),
                          load_average=load, input=f"1x{cfg.frontend.n_mels}x"
                          f"{1 + cfg.frontend.clip_samples // cfg.frontend.hop_length}")

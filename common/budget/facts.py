@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,9 @@ def write_throughput(name: str, value: float, unit: str, command: str,
     """Record a measured speed ``name`` (``<what>.<device>.<model>``) with this machine, today's
     date and the ``command`` that measured it; other entries are kept."""
     path = Path(path)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads and not command.startswith("OMP_NUM_THREADS"):
+        command = f"OMP_NUM_THREADS={threads} {command}"
     data = json.loads(path.read_text()) if path.is_file() else {"measured": {}, "factors": {}}
     data.setdefault("measured", {})[name] = {
         "value": round(float(value), 3), "unit": unit, "command": command,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from common.budget.model import StageSpeeds, pseudo_round_hours
 
-__all__ = ["CacheChoice", "EnsembleChoice", "PseudoChoice", "PseudoWork", "fit_cache_seconds",
-           "fit_ensemble", "fit_pseudo"]
+__all__ = ["PUBLISH_RESERVE_HOURS", "CacheChoice", "EnsembleChoice", "PseudoChoice",
+           "PseudoWork", "fit_cache_seconds", "fit_ensemble", "fit_pseudo"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,11 @@ class PseudoWork:
         score_h, student_h = self.round_hours(windows, epochs)
         n = max(1, rounds)
         return n * score_h + (n * student_h if train_student and rounds else 0.0)
+
+
+# nb03 keeps this much of its session for what follows the last round: the published tables,
+# students, figures and report (minutes of copying and writing).
+PUBLISH_RESERVE_HOURS = 0.25
 
 
 @dataclass(frozen=True)

@@ -143,9 +143,10 @@ def pseudo_round_hours(score_windows: int, n_members: int, n_passes: int, score_
 
 def pseudo_projection(round_hours: tuple[float, float], rounds: int, train_student: bool,
                       session_hours: float, cache_gb: float, table_rows: int, n_classes: int,
-                      n_folds: int, checkpoint_gb: float, output_gb: float, work: str
-                      ) -> Projection:
-    """nb03: ``rounds`` rounds (:func:`pseudo_round_hours`) inside one session.
+                      n_folds: int, checkpoint_gb: float, output_gb: float, work: str,
+                      publish_hours: float = 0.0) -> Projection:
+    """nb03: ``rounds`` rounds (:func:`pseudo_round_hours`) and ``publish_hours`` of writing
+    inside one session.
 
     Output: the audio cache, per round the soft tables (the ensemble's and one per fold, plus
     the published copies of the final round), each round's students (best and last per fold)
@@ -154,6 +155,7 @@ def pseudo_projection(round_hours: tuple[float, float], rounds: int, train_stude
     score_h, student_h = round_hours
     n_rounds = max(1, rounds)
     hours = n_rounds * score_h + (n_rounds * student_h if train_student and rounds else 0.0)
+    hours += publish_hours
     table_gb = table_rows * (n_classes * CSV_BYTES_PER_CELL + 40) / 1e9
     tables = (n_rounds + 1) * (1 + n_folds) * table_gb
     students = (2 * n_rounds + 1) * n_folds * checkpoint_gb if train_student and rounds else 0.0

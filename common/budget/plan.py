@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.budget.facts import DEFAULT_BACKEND, KaggleLimits, Throughputs
-from common.budget.fit import PseudoWork, fit_cache_seconds, fit_ensemble, fit_pseudo
+from common.budget.fit import (
+    PUBLISH_RESERVE_HOURS,
+    PseudoWork,
+    fit_cache_seconds,
+    fit_ensemble,
+    fit_pseudo,
+)
 from common.budget.model import (
     Projection,
     StageSpeeds,
@@ -192,8 +198,9 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
     budget_h = pseudo.session_hours or lim.session_hours
     note = ""
     if adapt and pseudo.fit_session and pseudo.train_student:
-        pick = fit_pseudo(pwork, pseudo.max_windows, epochs, rounds, budget_h,
-                          pseudo.min_windows, pseudo.min_student_epochs)
+        pick = fit_pseudo(pwork, pseudo.max_windows, epochs, rounds,
+                          budget_h - PUBLISH_RESERVE_HOURS, pseudo.min_windows,
+                          pseudo.min_student_epochs)
         windows, epochs, rounds, note = pick.windows, pick.epochs, pick.rounds, pick.reason
         choices.update({"pseudo.max_windows": windows, "pseudo.student_epochs": epochs,
                         "pseudo.rounds": rounds})
@@ -204,7 +211,8 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
         pwork.round_hours(windows, epochs), rounds, pseudo.train_student, budget_h, cache_gb,
         windows, work.n_classes, n_folds, ckpt_gb, lim.output_gb,
         f"{rounds} round(s): {n_folds} teachers x {passes} passes over {pwork.pool_windows:,} "
-        f"windows; students {n_folds} folds x {epochs} epochs with {windows:,} pseudo windows"))
+        f"windows; students {n_folds} folds x {epochs} epochs with {windows:,} pseudo windows",
+        publish_hours=PUBLISH_RESERVE_HOURS))
     if note:
         rows[-1].notes.append(note)
 

@@ -18,7 +18,7 @@ import torch
 
 from common.budget.clock import Deadline
 from common.budget.facts import Throughputs, device_name, load_limits, load_throughputs
-from common.budget.fit import PseudoChoice, PseudoWork, fit_pseudo
+from common.budget.fit import PUBLISH_RESERVE_HOURS, PseudoChoice, PseudoWork, fit_pseudo
 from common.budget.model import StageSpeeds
 from common.data.prep_data import PrepData
 from common.model.frontend import FrontendConfig
@@ -79,8 +79,9 @@ def fit_to_session(cfg: PseudoConfig, work: PseudoWork, teacher_epochs: int
     """``cfg`` with ``max_windows``, ``student_epochs`` and ``rounds`` that fit
     ``session_hours`` (unchanged when they already fit), and the choice, logged."""
     epochs = cfg.student_epochs or teacher_epochs
-    choice = fit_pseudo(work, cfg.max_windows, epochs, cfg.rounds, cfg.session_hours,
-                        cfg.min_windows, cfg.min_student_epochs)
+    choice = fit_pseudo(work, cfg.max_windows, epochs, cfg.rounds,
+                        cfg.session_hours - PUBLISH_RESERVE_HOURS, cfg.min_windows,
+                        cfg.min_student_epochs)
     log.info("budget: %s", choice.reason)
     if not choice.fits:
         log.warning("budget: nb03 is projected past session_hours=%g even at its floors; it "
@@ -104,7 +105,7 @@ def round_fits(deadline: Deadline, work: PseudoWork | None, windows: int, epochs
     if not deadline.enabled or work is None:
         return True
     score_h, student_h = work.round_hours(windows, epochs)
-    needed = score_h + (student_h if train_student else 0.0)
+    needed = score_h + (student_h if train_student else 0.0) + PUBLISH_RESERVE_HOURS
     left = deadline.hours_left()
     if needed > left:
         log.warning("budget: the next round needs %.2f h but %.2f h are left of "
