@@ -157,7 +157,8 @@ def test_every_fact_has_a_source_and_the_limits_read():
     assert (sizes["n_train_clips"], sizes["n_train_soundscapes"]) == (35549, 10658)
 
 
-def test_throughputs_prefer_a_device_measurement_over_a_factor(tmp_path):
+def test_throughputs_prefer_a_device_measurement_over_a_factor(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # recorded with the command
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"measured": {}, "factors": {
         "train_step.t4": {"value": 100.0, "from": "train_step.cpu",
@@ -169,7 +170,7 @@ def test_throughputs_prefer_a_device_measurement_over_a_factor(tmp_path):
     assert "factor" in thr.source("train_step", "t4", "net")
     write_throughput("train_step.t4.net", 321.0, "samples/s", "cmd", path=path)
     entry = json.loads(path.read_text())["measured"]["train_step.t4.net"]
-    assert entry["command"] == "cmd" and entry["date"] and entry["machine"]
+    assert entry["command"] == "OMP_NUM_THREADS=3 cmd" and entry["date"] and entry["machine"]
     assert load_throughputs(path).rate("train_step", "t4", "net") == pytest.approx(321.0)
     with pytest.raises(KeyError, match="no throughput"):
         thr.rate("decode", "kaggle_cpu")

@@ -77,3 +77,19 @@ def test_the_module_path_is_a_stable_entry_point():
     assert "| nb04 infer |" in ok.stdout
     over = run("--preset", "default", "--set", "prep.max_cache_gb=25")
     assert over.returncode == 1 and "prep.max_cache_gb" in over.stdout
+
+
+def test_the_planner_and_its_facts_ship_in_the_code_dataset(tmp_path):
+    # On Kaggle only the code dataset is importable: the planner runs from it alone.
+    from devtools.code_dataset import build_code_dataset
+
+    folder = build_code_dataset(tmp_path / "code", "me", extras={})
+    for name in ("kaggle_limits.json", "throughputs.json"):
+        assert (folder / "common" / "budget" / name).is_file()
+    assert (folder / "common" / "tasks" / "birdclef" / "kaggle_facts.json").is_file()
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from common.budget.__main__ import "
+            "main; sys.exit(main(['--preset', 'default']))")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| nb03 pseudo |" in done.stdout

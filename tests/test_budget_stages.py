@@ -30,8 +30,10 @@ from common.stages.prep.run import run_prep
 from common.stages.prep.scan import audio_durations
 from common.stages.pseudo.budget import fit_to_session, round_fits
 from common.stages.pseudo.config import PseudoConfig
+from common.stages.pseudo.run import run_pseudo
 from common.stages.start import start_stage
 from common.stages.train.config import TrainConfig
+from common.stages.train.run import run_training
 
 
 @pytest.fixture
@@ -184,3 +186,26 @@ def test_nb04_starts_from_the_planners_projection():
     tight = PredictConfig(tta=cfg.tta, time_budget_minutes=9.0)
     cut, minutes = initial_plan(tight, _members(2), 100, 12, thr)
     assert cut.views == ("orig", "reverse") and minutes == pytest.approx((2 * 240 + 12) / 60)
+
+
+def test_nb03_stops_at_the_deadline_counted_from_the_notebook_start(tmp_path, clean_start,
+                                                                   prepped_input_root):
+    root = tmp_path / "input"
+    root.mkdir()
+    for name in ("birdclef-2026", "birdclef-2026-prep"):
+        (root / name).symlink_to((prepped_input_root / name).resolve())
+    run_training(replace_dotted(apply_preset(TrainConfig, "smoke"), {
+        "input_root": str(root), "working_dir": str(root / "birdclef-2026-models"),
+        "folds": (0,), "max_steps_per_epoch": 2}))
+    out = root / "birdclef-2026-pseudo"
+    cfg = replace_dotted(apply_preset(PseudoConfig, "smoke"), {
+        "input_root": str(root), "working_dir": str(out), "rounds": 2, "session_hours": 1.0,
+        "fit_session": False})
+    # The notebook started 61 minutes ago: a per-round clock would still train the students.
+    mark_stage_start(time.time() - 1.01 * 3600)
+    run_pseudo(cfg)
+    report = json.loads((out / "pseudo_report.json").read_text())
+    assert report["stopped_at_deadline"] and report["students"] == []
+    assert (out / "pseudo_labels_soft_r1.csv").is_file()  # what finished is published
+    assert (out / "pseudo_labels_soft.csv").is_file()
+    assert not (out / "pseudo_labels_soft_r2.csv").exists()  # no round past the deadline
