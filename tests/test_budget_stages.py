@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from conftest import make_input_root
 
 import common.stages.train.multigpu as multigpu
@@ -209,3 +210,18 @@ def test_nb03_stops_at_the_deadline_counted_from_the_notebook_start(tmp_path, cl
     assert (out / "pseudo_labels_soft_r1.csv").is_file()  # what finished is published
     assert (out / "pseudo_labels_soft.csv").is_file()
     assert not (out / "pseudo_labels_soft_r2.csv").exists()  # no round past the deadline
+
+
+def test_nb02_projects_its_sessions_at_its_start(prepped_input_root, caplog):
+    from common.data.prep_data import load_prep
+    from common.stages.train.budget import log_projection
+
+    prep = load_prep(prepped_input_root / "birdclef-2026-prep")
+    cfg = apply_preset(TrainConfig, "default")
+    with caplog.at_level("INFO"):
+        proj = log_projection(cfg, prep, n_folds=prep.n_folds, n_processes=1,
+                              device=torch.device("cpu"))
+    assert proj is not None and proj.hours > 0 and proj.time_note.endswith(("session",
+                                                                            "sessions"))
+    assert any("budget:" in r.getMessage() and "session" in r.getMessage()
+               for r in caplog.records)

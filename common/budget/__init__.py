@@ -5,6 +5,7 @@ hardware before the work starts, and kept during it.
   to Kaggle's hardware (``throughputs.json``), a task's published sizes;
 - ``workload``: :class:`Workload`, the counts and seconds the stages work on;
 - ``model``: pure projections, one function per stage, rows that name the knob to turn;
+- ``speeds``: a training process's step, validation and loader speeds on a device;
 - ``fit``: how nb01 sizes its cache and nb03 its windows, epochs and rounds to their budgets;
 - ``clock``: the notebook's start, recorded once, and the deadline counted from it;
 - ``plan``: the planner (a preset's four stage configs -> the table);

@@ -26,13 +26,13 @@ from common.budget.fit import (
 )
 from common.budget.model import (
     Projection,
-    StageSpeeds,
     audio_gb,
     infer_projection,
     prep_projection,
     pseudo_projection,
     train_projection,
 )
+from common.budget.speeds import GPU_DEVICE, training_speeds
 from common.budget.workload import Workload
 from common.core.config import apply_preset, replace_dotted
 from common.stages.infer.config import InferConfig
@@ -42,11 +42,10 @@ from common.stages.pseudo.config import PseudoConfig
 from common.stages.train.config import TrainConfig
 
 __all__ = ["STAGES", "Plan", "Recipe", "format_table", "plan_budget", "resolve_recipe",
-           "split_overrides", "train_speeds"]
+           "split_overrides"]
 
 STAGES = {"prep": PrepConfig, "train": TrainConfig, "pseudo": PseudoConfig,
           "infer": InferConfig}
-GPU_DEVICE = "t4"  # the throughput key of Kaggle's GPU (kaggle_limits.json: T4 x2)
 
 
 @dataclass(frozen=True)
@@ -95,17 +94,6 @@ def resolve_recipe(task: str, preset: str, overrides: dict[str, dict[str, Any]] 
     configs = {stage: replace_dotted(apply_preset(cls, preset, task), overrides.get(stage, {}))
                for stage, cls in STAGES.items()}
     return Recipe(**configs)
-
-
-def train_speeds(throughputs: Throughputs, device: str, backbone: str, cores: int,
-                 processes: int, workers: int) -> StageSpeeds:
-    """Step, validation and loader speeds of one training process on ``device``.
-
-    ``workers``: loader workers per process (-1: the CPUs shared among ``processes``)."""
-    per_process = workers if workers >= 0 else max(1, cores // max(1, processes))
-    return StageSpeeds(train=throughputs.rate("train_step", device, backbone),
-                       evaluate=throughputs.rate("eval", device, backbone),
-                       loader=throughputs.rate("train_loader", "cpu") * max(1, per_process))
 
 
 def _prep_row(prep: PrepConfig, work: Workload, thr: Throughputs, lim: KaggleLimits,
@@ -166,8 +154,9 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
     n_folds = len(train.folds) or prep.n_folds
     backbone = train.model.backbone
     processes = min(n_folds, lim.n_gpus)
-    speeds = train_speeds(thr, GPU_DEVICE, backbone, lim.cpu_cores, processes,
-                          train.session.workers)
+    workers = (train.session.workers if train.session.workers >= 0
+               else max(1, lim.cpu_cores // processes))
+    speeds, _ = training_speeds(thr, GPU_DEVICE, backbone, workers)
     train_rows, val_rows = _fold_rows(work, train, prep.n_folds, task.window_seconds)
     ckpt_gb = thr.rate("checkpoint_mb", "any", backbone) / 1e3
     session_h = train.session.session_hours or lim.session_hours

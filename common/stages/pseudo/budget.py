@@ -19,7 +19,7 @@ import torch
 from common.budget.clock import Deadline
 from common.budget.facts import Throughputs, device_name, load_limits, load_throughputs
 from common.budget.fit import PUBLISH_RESERVE_HOURS, PseudoChoice, PseudoWork, fit_pseudo
-from common.budget.model import StageSpeeds
+from common.budget.speeds import training_speeds
 from common.data.prep_data import PrepData
 from common.model.frontend import FrontendConfig
 from common.stages.infer.tta import fold_duplicate_views
@@ -29,21 +29,6 @@ from common.stages.train.config import TrainConfig
 log = logging.getLogger(__name__)
 
 __all__ = ["fit_to_session", "pseudo_work", "round_fits", "windows_per_file"]
-
-
-def _speeds(thr: Throughputs, device: torch.device, backbone: str, cores: int, n_gpus: int
-            ) -> StageSpeeds:
-    """Step, validation and loader speeds on ``device``; an accelerator with no figure of its
-    own is taken to be Kaggle's T4 (the recipe's)."""
-    key = device_name(device)
-    try:
-        thr.rate("train_step", key, backbone)
-    except KeyError:
-        log.info("budget: no measured speed for %s; projecting with the T4's", key)
-        key = "t4"
-    return StageSpeeds(train=thr.rate("train_step", key, backbone),
-                       evaluate=thr.rate("eval", key, backbone),
-                       loader=thr.rate("train_loader", "cpu") * max(1, cores // n_gpus))
 
 
 def pseudo_work(cfg: PseudoConfig, teacher: TrainConfig, prep: PrepData, n_files: int,
@@ -62,15 +47,19 @@ def pseudo_work(cfg: PseudoConfig, teacher: TrainConfig, prep: PrepData, n_files
     labelled = len(prep.soundscape_df) * teacher.data.use_soundscapes
     base_rows = int((k - 1) / k * (len(prep.train_df) + labelled * teacher.data.soundscape_repeats))
     frontend: FrontendConfig = teacher.frontend
+    speeds, key = training_speeds(thr, device_name(device), teacher.model.backbone,
+                                  cores // n_gpus)
+    log.info("budget: nb03 projected with %s speeds (%s)", key,
+             thr.source("train_step", key, teacher.model.backbone))
     return PseudoWork(
         pool_windows=n_files * windows_per_file, n_members=n_members,
         n_passes=len(fold_duplicate_views(cfg.predict.views, frontend)),
-        score_rate=_speeds(thr, device, teacher.model.backbone, cores, n_gpus).evaluate,
+        score_rate=speeds.evaluate,
         decode_seconds=n_files * windows_per_file * frontend.clip_seconds,
         decode_rate=thr.rate("decode", "kaggle_cpu"), cores=cores,
         base_train_rows=base_rows, val_rows=int((len(prep.train_df) + labelled) / k),
         n_folds=k, n_gpus=n_gpus,
-        speeds=_speeds(thr, device, teacher.model.backbone, cores, n_gpus),
+        speeds=speeds,
         repeats=cfg.pseudo_repeats)
 
 

@@ -37,9 +37,12 @@ import json
 import logging
 import time
 
+import torch
+
 from common.budget.clock import stage_started_at
 from common.core.config import save_config
 from common.data.prep_data import load_prep
+from common.stages.train.budget import log_projection
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
 from common.stages.train.items import check_sample_rate
 from common.stages.train.layout import json_default
@@ -66,6 +69,8 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     n_processes = resolve_processes(cfg, len(folds))
     log.info("training %s on folds %s with %d process(es); %d classes", cfg.model.backbone,
              list(folds), n_processes, len(prep.classes))
+    log_projection(cfg, prep, len(folds), n_processes,
+                   torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if n_processes > 1:
         run_parallel(cfg, folds, n_processes)
     else:
