@@ -13,13 +13,19 @@ thread, shared spectrograms, traced/frozen channels-last graphs, folded gain vie
 - the speed ratio against a naive loop measured in the same run: per window, librosa mel, one
   model at a time, batch of 1, eager.
 
-Prints figures; asserts nothing.
+Prints figures; asserts nothing. ``--write-facts`` records the measured speed per model pass
+and the load/compile time per model in ``common/budget/throughputs.json``
+(``infer.cpu.<backbone>``: window passes per CPU-second, i.e. one core's speed, robust to a
+loaded machine; ``infer_compile.cpu``; ``checkpoint_mb.any.<backbone>``; with ``--backend NAME``
+for another inference backend: ``infer.cpu_<NAME>.<backbone>``), the figures nb04's budget and
+the planner project from.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.budget.facts import DEFAULT_BACKEND, write_throughput  # noqa: E402
 from common.core.config import apply_preset  # noqa: E402
 from common.core.runtime import cpu_count  # noqa: E402
 from common.model.checkpoint import save_checkpoint  # noqa: E402
@@ -96,6 +103,10 @@ def main() -> None:
     p.add_argument("--target-files", type=int, default=600)
     p.add_argument("--target-models", type=int, default=10)
     p.add_argument("--kaggle-cores", type=int, default=4)
+    p.add_argument("--write-facts", action="store_true",
+                   help="record the figures in common/budget/throughputs.json")
+    p.add_argument("--backend", default=DEFAULT_BACKEND,
+                   help="name the figures are recorded under (torch: this script's engine)")
     args = p.parse_args()
 
     threads = args.threads or cpu_count()
@@ -119,6 +130,7 @@ def main() -> None:
             ckpts.append(save_checkpoint(tmp / f"m{k}.pt", model, classes=classes,
                                          model_cfg=model_cfg, frontend_cfg=frontend_cfg, fold=k,
                                          metrics={}, config={}))
+        ckpt_mb = ckpts[0].stat().st_size / 1e6
         members = load_members(ckpts, classes)
         # Warm-up run on one file: compiling (trace + freeze, oneDNN primitives) is timed
         # separately, as nb04 pays it once per model, not per file.
@@ -126,9 +138,10 @@ def main() -> None:
         EnsemblePredictor(members, cfg, classes).predict(paths[:1])
         warm_seconds = time.perf_counter() - start
         predictor = EnsemblePredictor(members, cfg, classes)  # reuses the compiled runners
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         pred = predictor.predict(paths)
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
         naive = naive_seconds_per_pass([m.model for m in members[:1]], frontend_cfg,
                                        args.naive_windows)
 
@@ -144,6 +157,11 @@ def main() -> None:
     print(f"nb04 path: {windows} windows x {args.n_models} models in {seconds:.1f} s "
           f"(+{warm_seconds:.1f} s warm-up/compile for {args.n_models} models)")
     print(f"  {rate:.1f} windows/s per model pass (decode, frontend and bookkeeping included)")
+    # CPU seconds of every thread: a per-core speed that a loaded machine does not distort
+    # (wall time there counts other processes' turns too).
+    core_rate = model_passes / max(cpu_seconds, 1e-9)
+    print(f"  {core_rate:.1f} window passes per CPU-second (one core's speed; "
+          f"{cpu_seconds:.1f} CPU s, load average {os.getloadavg()[0]:.2f})")
     print(f"  model-only speed per runner: "
           f"{[round(1 / s, 1) for s in pred.member_seconds_per_window if s > 0]} windows/s")
     target_passes = args.target_files * 12 * args.target_models * passes_per_model
@@ -162,6 +180,20 @@ def main() -> None:
     print(f"  speed ratio per model pass: {rate / naive_rate:.1f}x; for the configured "
           f"ensemble ({len(views)} views, naive runs each): "
           f"{rate / naive_rate * len(views) / passes_per_model:.1f}x")
+    if args.write_facts:
+        command = "python " + " ".join(sys.argv)
+        device = "cpu" if args.backend == DEFAULT_BACKEND else f"cpu_{args.backend}"
+        load = round(os.getloadavg()[0], 2)
+        write_throughput(f"infer.{device}.{args.backbone.split('.')[0]}", core_rate,
+                         "window passes per CPU-second per model (one core), decode and "
+                         "frontend included", command, threads=threads, load_average=load,
+                         batch=args.batch, wall_rate=round(rate, 3))
+        write_throughput("infer_compile.cpu", warm_seconds / args.n_models,
+                         "wall s per model (load, trace, freeze, first file)", command,
+                         threads=threads, load_average=load)
+        write_throughput(f"checkpoint_mb.any.{args.backbone.split('.')[0]}",
+                         ckpt_mb, "MB per checkpoint file", command)
+        print(f"written to common/budget/throughputs.json (infer.{device}, infer_compile.cpu)")
 
 
 if __name__ == "__main__":

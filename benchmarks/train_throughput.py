@@ -4,17 +4,22 @@ If the loader is slower than the step, the GPU starves: add workers, or a faster
 cache. If the step is slower, the GPU is the bottleneck, as it should be.
 
     python benchmarks/train_throughput.py [--prep-dir DIR] [--preset cpu] [--batches 10]
-        [--workers -1] [--backbone NAME] [--batch-size N]
+        [--workers -1] [--backbone NAME] [--batch-size N] [--write-facts]
 
 Without ``--prep-dir`` the tiny synthetic competition is generated and prepped (nb01 smoke) in
 a temporary folder. The step runs waveform augmentation, frontend, SpecAugment, forward,
 backward and the optimizer step on one loaded batch, repeated; on CUDA with fp16 AMP.
-Prints one line per measurement.
+Prints one line per measurement. ``--write-facts`` records the step and loader speeds in
+``common/budget/throughputs.json`` (``train_step.<device>.<backbone>``, ``train_loader.cpu``;
+device ``cpu``, ``t4``, or the GPU's name; on CPU per CPU-second, one core's speed), the
+figures the budget planner projects nb02 and nb03 from: run it on a Kaggle T4 to replace the
+planner's estimated CPU-to-T4 factor.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -25,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.audio.augment import SpecAugment, WaveAugment  # noqa: E402
+from common.budget.facts import device_name, write_throughput  # noqa: E402
 from common.core.config import apply_preset, replace_dotted  # noqa: E402
 from common.data.loaders import WindowDataset, loader_workers, make_loader  # noqa: E402
 from common.data.prep_data import load_prep  # noqa: E402
@@ -58,6 +64,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="override the batch size")
     parser.add_argument("--workers", type=int, default=-1, help="loader workers (-1: auto)")
     parser.add_argument("--batches", type=int, default=10, help="batches per measurement")
+    parser.add_argument("--write-facts", action="store_true",
+                        help="record the figures in common/budget/throughputs.json")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
@@ -93,6 +101,15 @@ def main() -> None:
         n += len(b["index"])
     loader_rate = n / max(time.perf_counter() - t0, 1e-9)
     print(f"loader: {loader_rate:9.1f} samples/s ({n} samples)")
+    # The same work in this process, timed in CPU seconds: one loader worker's speed on an
+    # idle core (what the budget planner multiplies by the workers of a process).
+    inline = make_loader(ds, batch_size, shuffle=True, workers=0, drop_last=True,
+                         max_batches=args.batches)
+    cpu0, n_inline = time.process_time(), 0
+    for b in inline:
+        n_inline += len(b["index"])
+    worker_rate = n_inline / max(time.process_time() - cpu0, 1e-9)
+    print(f"  {worker_rate:.1f} samples per CPU-second in one process (one worker's speed)")
 
     # Training step alone, on one batch already in memory.
     model = build_model(cfg.model, cfg.frontend, len(prep.classes)).to(device)
@@ -120,15 +137,38 @@ def main() -> None:
     step()  # warm-up: cuDNN autotuning, allocator
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.batches):
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     step_rate = args.batches * batch_size / (time.perf_counter() - t0)
+    cpu_seconds = time.process_time() - cpu0
     print(f"train step: {step_rate:9.1f} samples/s ({args.batches} steps of {batch_size})")
+    if device.type == "cpu":
+        # CPU seconds of every thread: one core's speed, undistorted by a loaded machine.
+        step_rate = args.batches * batch_size / max(cpu_seconds, 1e-9)
+        print(f"  {step_rate:.2f} samples per CPU-second (one core; load average "
+              f"{os.getloadavg()[0]:.2f})")
+    if device.type == "cpu":  # per core both: one loader worker against one core's step
+        loader_rate = worker_rate
     verdict = "loader-bound: add workers" if loader_rate < step_rate else "compute-bound (good)"
     print(f"balance: loader/step = {loader_rate / step_rate:.2f} -> {verdict}")
+    if args.write_facts:
+        command = "python " + " ".join(sys.argv)
+        load = round(os.getloadavg()[0], 2)
+        device_key = device_name(device)
+        backbone = cfg.model.backbone.split(".")[0]
+        unit = "samples per CPU-second (one core)" if device.type == "cpu" else "samples/s"
+        write_throughput(f"train_step.{device_key}.{backbone}", step_rate, unit, command,
+                         batch=batch_size, amp=amp, threads=torch.get_num_threads(),
+                         load_average=load, input=f"1x{cfg.frontend.n_mels}x"
+                         f"{1 + cfg.frontend.clip_samples // cfg.frontend.hop_length}")
+        write_throughput("train_loader.cpu", worker_rate,
+                         "samples per CPU-second of one loader worker", command,
+                         load_average=load, wall_rate_with_workers=round(loader_rate, 1))
+        print(f"written to common/budget/throughputs.json (train_step.{device_key}.{backbone}, "
+              "train_loader.cpu)")
     tmp.cleanup()
 
 

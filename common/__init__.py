@@ -9,7 +9,9 @@ Sub-packages by role, each with a docstring naming its modules:
 - ``report``: figures, tables and configs shown alike in Jupyter and logs; experiment tracking;
 - ``stages``: ``prep`` (nb01), ``train`` (nb02), ``pseudo`` (nb03), ``infer`` (nb04);
 - ``tasks``: one task object per competition (a sub-package each), called by the stages;
-- ``teachers``: pretrained bioacoustic classifiers (BirdNET, Perch) and their label mapping.
+- ``teachers``: pretrained bioacoustic classifiers (BirdNET, Perch) and their label mapping;
+- ``budget``: every stage's time and output projected on Kaggle's hardware, the knobs fitted to
+  the limits, the deadline from the notebook's start (``python -m common.budget``).
 
 The top-level modules are command front doors. ``teacher`` (``python -m common.teacher``) is
 runtime; ``pipeline``, ``kaggle_push``, ``rehearse``, ``notebooks``, ``sweep`` and the

@@ -119,9 +119,8 @@ def test_a_finished_cache_reports_every_focal_clip_done_and_no_more(tmp_path, ti
     run_prep(cfg)
     with caplog.at_level("INFO"):
         run_prep(cfg)
-    line = next(r.getMessage() for r in caplog.records if "projected focal-clip cache" in
-                r.getMessage())
-    clips, done = (int(x) for x in re.findall(r"\((\d+) clips, (\d+) of them", line)[0])
+    line = next(r.getMessage() for r in caplog.records if "cache budget:" in r.getMessage())
+    clips, done = (int(x) for x in re.findall(r"(\d+) clips \((\d+) already done\)", line)[0])
     assert clips == done > 0, line
 
 

@@ -1,6 +1,8 @@
 """What every notebook does first: resolve its stage config, start its log, show both.
 
-One call instead of the same four lines in each notebook: the config from the parameters cell
+One call instead of the same four lines in each notebook: the notebook's start time recorded
+for the stage's deadline (:func:`common.budget.clock.mark_stage_start`), the config from the
+parameters cell
 (:func:`common.core.config.resolve_config`: task defaults, preset, ``OVERRIDES``, flags), the
 log file ``<working_dir>/<notebook>.log`` (opened at its first record, so bad input leaves
 nothing behind), the config as a table of what differs from the defaults, and the task's notes
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.budget.clock import mark_stage_start
 from common.core.config import resolve_config
 from common.core.runtime import setup_logging
 from common.report.show import show_config, show_markdown
@@ -30,6 +33,7 @@ def start_stage(cls: type[C], notebook: str, preset: str, task: str, input_root:
     ``preset``, ``task``, ``input_root``, ``working_dir`` and ``overrides`` are the notebook's
     parameters cell; command-line flags win over all of them when run as a script.
     """
+    mark_stage_start()  # Kaggle's session clock runs from here, whatever the stage does next
     cfg = resolve_config(cls, preset, {"input_root": input_root, "working_dir": working_dir,
                                        **(overrides or {})},
                          task=task, description=description)

@@ -21,6 +21,7 @@ are chosen, how nb01 builds its tables) are methods of the concrete tasks, group
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import pandas as pd
 from common.core.paths import find_competition_dir
 
 if TYPE_CHECKING:
+    from common.budget.workload import Workload
     from common.data.loaders import AudioSource
     from common.data.prep_data import PrepData
     from common.data.windows import WindowItems
@@ -303,3 +305,22 @@ class Task(ABC):
         """Raise ``ValueError`` for nb04 options that do not apply to this task (none by
         default)."""
         return None
+
+    # -- the budget (common.budget) ------------------------------------------------------------
+
+    def published_workload(self) -> Workload:
+        """The real competition's sizes (``kaggle_facts.json`` in the task's folder, each fact
+        with its source) as a :class:`common.budget.workload.Workload`."""
+        from common.budget.facts import published_sizes
+        from common.budget.workload import workload_from_facts
+
+        folder = Path(inspect.getfile(type(self))).parent
+        return workload_from_facts(published_sizes(folder),
+                                   f"{self.name}'s published sizes ({folder.name}/"
+                                   "kaggle_facts.json)")
+
+    def measure_workload(self, competition_dir: Path) -> Workload:
+        """The workload of a competition folder (counts, durations from the file headers).
+        Tasks the budget planner serves implement it."""
+        raise NotImplementedError(f"the budget planner cannot measure a {self.name!r} folder "
+                                  "yet: implement measure_workload in its task folder")

@@ -10,6 +10,7 @@
 - ``submission``: window row ids, the sample submission's order, validation;
 - ``rows``: :class:`SubmissionRows`, the task's strategy for rows, figures and report entries;
 - ``teacher_blend``: a pretrained teacher rank-blended in when its cost fits the budget;
+- ``budget``: the first projection from the budget's throughput facts (fewer views if needed);
 - ``report``: ``infer_report.json`` and ``infer_timings.csv``;
 - ``run``: :func:`run_inference`, the stage.
 """

@@ -19,7 +19,8 @@ The work is split by role: :mod:`~common.stages.infer.config` (the stage and eng
 windows), :mod:`~common.stages.infer.predictor` (the timed loop),
 :mod:`~common.stages.infer.ensemble` (the combination maths, clip pooling and the budget rule),
 :mod:`~common.stages.infer.submission` (window rows and columns),
-:mod:`~common.stages.infer.rows` (the task's row strategy) and
+:mod:`~common.stages.infer.rows` (the task's row strategy),
+:mod:`~common.stages.infer.budget` (the first projection, from the budget's throughput facts) and
 :mod:`~common.stages.infer.report`. This module loads the ensemble and ties them together.
 
 With no audio in the test folder (Kaggle's public data), the checkpoints are still loaded and
@@ -32,6 +33,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ import torch
 from common.core.config import save_config
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
+from common.stages.infer.budget import initial_plan
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
@@ -145,9 +148,13 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
              len(groups), ",".join(cfg.predict.views), cfg.predict.combine)
     rows = task.submission_rows(cfg, classes)
     rows.prepare(paths)
-    predictions = None
+    predictions, projected = None, None
     if paths:
-        predictions, probs = predict_files(members, paths, cfg.predict, classes, task, clock,
+        # The planner's figures first (fewer views if even they cannot fit), then the loop
+        # measures itself and replans.
+        predict_cfg, projected = initial_plan(
+            cfg.predict, members, len(paths), math.ceil(task.clip_seconds / task.window_seconds))
+        predictions, probs = predict_files(members, paths, predict_cfg, classes, task, clock,
                                            started_at)
     else:
         log.info("no test audio in %s: writing a submission shaped like the sample", test_dir)
@@ -168,6 +175,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     timings_df.to_csv(out / "infer_timings.csv", index=False)
     report = infer_report(cfg, members, predictions, submission_df, threads,
                           clock() - started_at)
+    report["budget_projected_minutes"] = None if projected is None else round(projected, 1)
     report.update(rows.report())
     if teacher_info is not None:
         report["teacher"] = teacher_info

@@ -38,6 +38,11 @@ class PrepConfig(StageConfig):
     cache_region: str = param(
         "start", "'start': first seconds; 'active': around the loudest window")
     max_cache_gb: float = param(18.0, "fail early if the cache would exceed this (Kaggle: 20 GB)")
+    fit_cache: bool = param(
+        True, "shorten cache_seconds (not below min_cache_seconds) when the cache would exceed "
+        "max_cache_gb, instead of failing (common.budget.fit)")
+    min_cache_seconds: float = param(
+        5.0, "fit_cache never keeps less than this per clip (one training window)")
     n_background_soundscapes: int = param(
         200, "unlabelled recordings cached for background mixing (-1 = all)")
     max_clips: int = param(0, "keep only the first N labelled clips (0 = all); for quick trials")

@@ -7,6 +7,7 @@
 - ``labels``: :class:`PseudoLabeller`, the task's strategy, and the one round-writing path;
 - ``subsets`` and ``curate``: curated positives and hard negatives (tables, then files);
 - ``teacher_blend``: a pretrained teacher (BirdNET, Perch) blended into the soft labels;
+- ``budget``: the stage sized to one session and kept by a deadline from the notebook's start;
 - ``students``: teacher recipe -> student config, published students, the teacher's scores;
 - ``run``: :func:`run_pseudo`, the stage.
 """

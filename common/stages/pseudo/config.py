@@ -61,6 +61,14 @@ class PseudoConfig(StageConfig):
         True, "cache decoded soundscapes (clips) not in nb01's cache, for students")
     cache_max_gb: float = param(12.0, "stop caching past this many GB (float16 audio)")
     rounds: int = param(2, "noisy-student rounds (teacher -> student -> new teacher ...)")
+    session_hours: float = param(
+        11.5, "the whole stage ends within this many hours of the notebook's start (Kaggle: "
+        "12 h); 0 = no limit")
+    fit_session: bool = param(
+        True, "at the start, cut max_windows, then student_epochs, then rounds until the "
+        "projected stage fits session_hours (common.budget)")
+    min_windows: int = param(20000, "fit_session keeps at least this many pseudo windows")
+    min_student_epochs: int = param(10, "fit_session keeps at least this many student epochs")
     train_student: bool = param(True, "train students (False: write pseudo labels only)")
     pseudo_weight: float = param(1.0, "loss weight of a pseudo-labelled window vs a clip")
     pseudo_repeats: int = param(1, "times each pseudo window appears per student epoch")
@@ -89,11 +97,11 @@ class PseudoConfig(StageConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # The demo competition on a 2-core CPU: one round, one TTA view.
         "cpu": {"rounds": 1, "max_views": 1, "batch_windows": 24, "device": "cpu",
-                "cache_max_gb": 2.0},
+                "cache_max_gb": 2.0, "session_hours": 0.0},
         # Seconds, for tests and the smoke pipeline.
         "smoke": {"rounds": 1, "max_views": 1, "batch_windows": 12, "graph": "eager",
                   "threads": 2, "decode_workers": 1, "device": "cpu", "max_files": 4,
-                  "cache_max_gb": 0.5,
+                  "cache_max_gb": 0.5, "session_hours": 0.0,
                   # A two-epoch smoke teacher reaches no task's confidence bar: keep every
                   # clip or window, so that the smoke run goes through a student.
                   "min_confidence": 0.0},

@@ -39,6 +39,12 @@ nb02's models); ``rounds/r<r>/`` (each round's full nb02 output); ``rounds_summa
 teacher's and each student's out-of-fold validation score); ``subset_*.csv`` +
 ``subsets_summary.csv``; ``cache/``; ``pseudo_config.json``; ``dataset-metadata.json``.
 
+The budget (:mod:`common.stages.pseudo.budget`): at the start, ``max_windows``, then
+``student_epochs``, then ``rounds`` are cut until the projected stage fits ``session_hours``
+(``fit_session``); a round starts only when it is projected to end in time, the teacher pass
+and the students stop by the same deadline, counted from the notebook's start; a round cut
+short publishes the last complete round's students.
+
 A round whose tables hold no row (nothing reached ``min_confidence``) trains no student: the
 stage ends after writing its labels. Running again with the same working dir skips finished
 rounds (their labels and folds).
@@ -46,6 +52,7 @@ rounds (their labels and folds).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -57,6 +64,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from common.budget.clock import Deadline
 from common.core.config import save_config
 from common.core.gpu import check_gpu
 from common.core.kaggle import write_dataset_metadata
@@ -65,6 +73,7 @@ from common.core.runtime import resolve_workers
 from common.data import competition as comp
 from common.data.prep_data import load_prep
 from common.stages.infer.members import find_checkpoints, load_members
+from common.stages.pseudo.budget import fit_to_session, pseudo_work, round_fits, windows_per_file
 from common.stages.pseudo.cache import AudioCacher
 from common.stages.pseudo.config import PseudoConfig
 from common.stages.pseudo.labels import write_round
@@ -77,6 +86,7 @@ from common.stages.pseudo.students import (
     teacher_row,
 )
 from common.stages.pseudo.teacher_blend import blend_teacher
+from common.stages.train.config import resolve_folds
 from common.stages.train.layout import backbone_short_name
 from common.stages.train.run import run_training
 
@@ -127,11 +137,31 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     teacher_dir, teacher_glob = models_dir, cfg.checkpoint_glob
     teacher_cfg = (teacher_config(models_dir, cfg.task) if cfg.train_student and cfg.rounds
                    else None)
+    # The budget: sized once to the session, then kept round by round; the deadline counts
+    # from the notebook's start (start_stage), so a round never restarts the clock.
+    deadline = Deadline.from_stage_start(cfg.session_hours)
+    work, budget = None, ""
+    if teacher_cfg is not None and deadline.enabled:
+        work = pseudo_work(cfg, teacher_cfg, prep, len(audio.paths),
+                           windows_per_file(task.clip_seconds, task.window_seconds),
+                           len(find_checkpoints(models_dir, cfg.checkpoint_glob)), device)
+        if cfg.fit_session:
+            cfg, choice = fit_to_session(cfg, work, teacher_cfg.optim.epochs)
+            budget = choice.reason
+            labeller = task.pseudo_labeller(cfg, prep, competition_dir)  # with max_windows
+            save_config(cfg, out / "pseudo_config.json")
+    student_epochs = cfg.student_epochs or (teacher_cfg.optim.epochs if teacher_cfg else 0)
+    student_windows = cfg.max_windows or (work.pool_windows if work else 0)
+    stopped_early = False
     rounds_rows = [teacher_row(models_dir, labeller)]
     subsets_df = pd.DataFrame(columns=["name", "rows", "path"])
     last_student_dir: Path | None = None
     final = 1
     for r in range(1, max(1, cfg.rounds) + 1):
+        if r > 1 and not round_fits(deadline, work, student_windows, student_epochs,
+                                    cfg.train_student):
+            stopped_early = True
+            break
         final = r
         members = load_members(find_checkpoints(teacher_dir, teacher_glob), classes,
                                root=teacher_dir, window_seconds=task.window_seconds)
@@ -146,8 +176,13 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                 cacher = AudioCacher(out / "cache", members[0].frontend_cfg.sample_rate,
                                      set(prep.index_df["key"]), cfg.cache_max_gb, audio.prefix,
                                      trim_padding=labeller.trim_cache_padding)
+            # The teacher pass ends by the stage's deadline too (nb04's engine stops there).
+            minutes_left = max(1.0, 60 * deadline.hours_left())
+            score_cfg = dataclasses.replace(cfg, predict=dataclasses.replace(
+                cfg.predict,
+                time_budget_minutes=min(cfg.predict.time_budget_minutes, minutes_left)))
             try:
-                scored = score_files(cfg, members,
+                scored = score_files(score_cfg, members,
                                      [*audio.paths, *(audio.extra_paths if r == 1 else [])],
                                      classes, device, cacher)
             finally:
@@ -155,9 +190,11 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                     cacher.close()
             extra = {}
             if cfg.teacher.enabled:
+                teacher_deadline = (time.monotonic() + 3600 * deadline.hours_left()
+                                    if deadline.enabled else None)
                 scored, extra["teacher"] = blend_teacher(
                     cfg, scored, audio.paths, competition_dir, classes,
-                    members[0].frontend_cfg.sample_rate, out)
+                    members[0].frontend_cfg.sample_rate, out, teacher_deadline)
             write_round(labeller, r, scored, [m.name for m in members], out, extra)
             if r == 1:
                 subsets_df = labeller.write_subsets(models_dir, scored, out)
@@ -187,6 +224,15 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                             "folds": ",".join(map(str, result.report.get("folds_done", []))),
                             "checkpoints_dir": str(round_dir.relative_to(out))})
         teacher_cfg, teacher_dir, teacher_glob = student_cfg, round_dir, "*_best.pt"
+        if not set(resolve_folds(student_cfg, prep.n_folds)) <= set(
+                result.report.get("folds_done", [])):
+            # Cut by the deadline: publish the last complete round's students (if any).
+            log.warning("round %d: the session limit stopped its students before every fold "
+                        "was done; %s", r, f"publishing round {r - 1}'s students"
+                        if last_student_dir else "publishing the folds it finished")
+            last_student_dir = last_student_dir or round_dir
+            stopped_early = True
+            break
         last_student_dir = round_dir
 
     _publish_final_round(out, final, prep.n_folds)
@@ -206,6 +252,8 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     students = sorted(p.name for p in out.glob("*_student_fold*_best.pt"))
     summary = {**summary, "rounds": cfg.rounds if cfg.train_student else 0,
                "rounds_with_students": len(rounds_rows) - 1, "students": students,
+               "budget": budget, "stopped_at_deadline": stopped_early,
+               "max_windows": cfg.max_windows, "student_epochs": student_epochs,
                "seconds": round(time.time() - t0, 1)}
     (out / "pseudo_report.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     log.info("nb03 done in %.0f s: %s", time.time() - t0,

@@ -73,6 +73,8 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
     }
     if cfg.student_epochs > 0:
         changes["optim.epochs"] = cfg.student_epochs
+    if cfg.session_hours > 0:  # nb03's session, counted from the notebook's start
+        changes["session.session_hours"] = cfg.session_hours
     if cfg.student_backbone:
         changes["model.backbone"] = cfg.student_backbone
     student = replace_dotted(teacher_cfg, changes)

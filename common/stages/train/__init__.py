@@ -11,6 +11,7 @@
 - ``resume``: a fold's training state and its resume file;
 - ``multigpu``: one process per GPU (``python -m common.stages.train.multigpu`` workers);
 - ``summary``: the finished folds merged into the run's tables, plots and report;
+- ``budget``: the run's projection at its start (hours per fold, sessions needed);
 - ``track``: the finished run logged to the experiment tracker (csv, wandb or off);
 - ``layout``: where checkpoints and per-fold files go.
 

@@ -20,11 +20,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import torch
 
+from common.budget.clock import stage_started_at
 from common.core.config import config_from_dict, save_config
 from common.core.paths import find_dataset_dir
 from common.data.prep_data import PrepData, load_prep
@@ -53,8 +53,12 @@ def train_folds(cfg: TrainConfig, prep: PrepData, folds: tuple[int, ...], *,
                 n_processes: int = 1, session_start: float | None = None,
                 progress: bool = False) -> None:
     """Train ``folds`` one after the other in this process; stop at the first fold that the
-    session limits interrupt (the later ones are left for the next session)."""
-    start = time.time() if session_start is None else session_start
+    session limits interrupt (the later ones are left for the next session).
+
+    ``session_start``: ``time.time()`` of the session's start; default the notebook's start
+    (:func:`common.budget.clock.stage_started_at`, inherited by worker processes), else now.
+    """
+    start = stage_started_at() if session_start is None else session_start
     if progress:
         from tqdm.auto import tqdm
 

@@ -39,9 +39,13 @@ import json
 import logging
 import time
 
+import torch
+
+from common.budget.clock import stage_started_at
 from common.core.config import save_config
 from common.core.gpu import check_gpu
 from common.data.prep_data import load_prep
+from common.stages.train.budget import log_projection
 from common.stages.train.config import TrainConfig, check_config, resolve_folds
 from common.stages.train.distill import prepare_distill
 from common.stages.train.items import check_sample_rate
@@ -72,10 +76,13 @@ def run_training(cfg: TrainConfig) -> TrainResult:
     distill = prepare_distill(cfg, prep) if cfg.distill.enabled else None
     log.info("training %s on folds %s with %d process(es); %d classes", cfg.model.backbone,
              list(folds), n_processes, len(prep.classes))
+    log_projection(cfg, prep, len(folds), n_processes,
+                   torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if n_processes > 1:
         run_parallel(cfg, folds, n_processes)
     else:
-        train_folds(cfg, prep, folds, session_start=t0, progress=True)
+        # The session counts from the notebook's start (nb03 calls this once per round).
+        train_folds(cfg, prep, folds, session_start=stage_started_at(t0), progress=True)
     result = summarize_run(cfg, prep)
     result.report["seconds"] = round(time.time() - t0, 1)
     if distill is not None:

@@ -10,7 +10,9 @@ the sample submission's columns (several are numeric iNaturalist ids: strings ev
 - ``prep``: nb01 (clips and soundscapes cleaned, cached and folded);
 - ``train``: nb02 (a fold's windows, window validation, the soundscape OOF summary);
 - ``pseudo``: nb03 (:class:`WindowLabeller`: soft labels per window of unlabelled soundscapes);
-- ``infer``: nb04 (:class:`WindowRows`: a row per 5-s window, smoothing, sharpening).
+- ``infer``: nb04 (:class:`WindowRows`: a row per 5-s window, smoothing, sharpening);
+- ``budget``: the budget planner's measure of a competition folder (``kaggle_facts.json``: the
+  real competition's published sizes, with sources).
 """
 
 from common.tasks.birdclef.task import BirdclefTask

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from common.audio.cache import CacheWriter, read_index
+from common.budget.fit import CacheChoice
 from common.data import competition as comp
 from common.data.folds import (
     assign_clip_folds,
@@ -34,13 +35,12 @@ from common.data.folds import (
 )
 from common.report import data_plots as plots
 from common.report.plots import save_figure
+from common.stages.prep.budget import size_cache
 from common.stages.prep.config import PrepConfig
 from common.stages.prep.scan import (
     SCAN_NAME,
     audio_durations,
     bad_scan_rows,
-    check_cache_budget,
-    project_cache_gb,
     read_scan,
     scan_and_cache,
 )
@@ -79,16 +79,16 @@ def build_species_table(sample_df: pd.DataFrame, taxonomy_df: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def _check_cache_budget(cfg: PrepConfig, audio_dir: Path, filenames: pd.Series,
-                        done: set[str]) -> None:
-    """Fail before hours of decoding if the focal-clip cache could not be saved as output."""
+def _size_cache(cfg: PrepConfig, audio_dir: Path, filenames: pd.Series, sc_paths: list[Path],
+                done: set[str]) -> tuple[PrepConfig, CacheChoice]:
+    """``cache_seconds`` fitted to ``max_cache_gb`` from the file headers (focal clips and the
+    soundscapes cached whole), before hours of decoding; fails if nothing fits."""
     durations = audio_durations(audio_dir / fn for fn in filenames)
-    projected = project_cache_gb(durations, cfg.cache_limit_seconds, cfg.sample_rate)
+    sc_seconds = float(audio_durations(sc_paths).sum())
     # ``done`` also holds soundscapes: count only the focal clips it already has.
-    log.info("projected focal-clip cache: %.2f GB (%d clips, %d of them already done)",
-             projected, len(durations), len(done.intersection(filenames)))
-    check_cache_budget(projected, cfg.max_cache_gb, "the audio cache",
-                       f"lower --cache-seconds (now {cfg.cache_seconds})")
+    log.info("cache budget: %d clips (%d already done), %d soundscapes (%.0f s)",
+             len(durations), len(done.intersection(filenames)), len(sc_paths), sc_seconds)
+    return size_cache(cfg, durations, sc_seconds)
 
 
 def _background_sample(unlabelled: list[str], n: int, seed: int) -> list[str]:
@@ -137,14 +137,17 @@ def prepare_birdclef(cfg: PrepConfig, competition_dir: Path, workers: int) -> Pr
     done = set(read_scan(scan_path)["key"])
     if done:
         log.info("resuming: %d files already scanned", len(done))
-    _check_cache_budget(cfg, audio_dir, train_df["filename"], done)
-    common_args = (cfg.sample_rate, cfg.min_seconds, cfg.silence_dbfs)
-    clip_jobs = [(str(audio_dir / fn), fn, "clip", *common_args, cfg.cache_limit_seconds,
-                  cfg.cache_region) for fn in train_df["filename"] if fn not in done]
     labelled_files = sorted(labels_df["filename"].unique())
     all_soundscapes = sorted(p.name for p in sc_dir.glob("*.ogg")) if sc_dir.is_dir() else []
     unlabelled = [f for f in all_soundscapes if f not in set(labelled_files)]
     background = _background_sample(unlabelled, cfg.n_background_soundscapes, cfg.seed)
+    cfg, cache_choice = _size_cache(
+        cfg, audio_dir, train_df["filename"],
+        [sc_dir / fn for fn in (*labelled_files, *background) if fn in set(all_soundscapes)],
+        done)
+    common_args = (cfg.sample_rate, cfg.min_seconds, cfg.silence_dbfs)
+    clip_jobs = [(str(audio_dir / fn), fn, "clip", *common_args, cfg.cache_limit_seconds,
+                  cfg.cache_region) for fn in train_df["filename"] if fn not in done]
     sc_jobs = [(str(sc_dir / fn), f"train_soundscapes/{fn}", kind, *common_args, None, "start")
                for kind, names in (("soundscape", labelled_files), ("background", background))
                for fn in names if f"train_soundscapes/{fn}" not in done]
@@ -196,6 +199,8 @@ def prepare_birdclef(cfg: PrepConfig, competition_dir: Path, workers: int) -> Pr
         "n_labelled_soundscapes": int(soundscape_df["filename"].nunique()),
         "n_labelled_windows": int(len(soundscape_df)),
         "n_background_soundscapes": int((index_df["kind"] == "background").sum()),
+        "cache_seconds": cache_choice.seconds,
+        "cache_choice": cache_choice.reason,
     }
     figures_dir = out / "figures"
     figures = {

@@ -16,6 +16,7 @@ from common.tasks.base import Task, check_prediction_table, order_like_sample, s
 from common.tasks.birdclef.notes import NOTES
 
 if TYPE_CHECKING:
+    from common.budget.workload import Workload
     from common.data.prep_data import PrepData
     from common.stages.infer.config import InferConfig
     from common.stages.infer.rows import SubmissionRows
@@ -125,3 +126,10 @@ class BirdclefTask(Task):
         from common.tasks.birdclef.infer import WindowRows
 
         return WindowRows(cfg, classes)
+
+    def measure_workload(self, competition_dir: Path) -> Workload:
+        """Counts and header durations of a folder (:mod:`common.tasks.birdclef.budget`)."""
+        from common.tasks.birdclef.budget import measure_workload
+
+        return measure_workload(competition_dir, self.window_seconds, self.clip_seconds,
+                                self.sample_rate)

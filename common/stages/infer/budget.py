@@ -1,0 +1,68 @@
+"""nb04's first projection, before any file is predicted, from the budget's throughput facts.
+
+The prediction loop measures itself after its first files and drops views, then models, when
+the rest would not fit (:func:`common.stages.infer.ensemble.plan_within_budget`). Before that
+it knows nothing; :func:`initial_plan` gives it the planner's projection (the same figures as
+``python -m common.budget``: :meth:`common.budget.facts.Throughputs.infer_rate`, by backend)
+and, when even that says the ensemble cannot fit, starts with fewer TTA views
+(``max_views``) rather than learning it after minutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from common.budget.facts import DEFAULT_BACKEND, Throughputs, load_throughputs
+from common.stages.infer.config import PredictConfig
+from common.stages.infer.members import Member
+from common.stages.infer.tta import fold_duplicate_views
+
+log = logging.getLogger(__name__)
+
+__all__ = ["initial_plan", "projected_minutes"]
+
+
+def _backbone(member: Member) -> str:
+    """The timm name of a member's backbone ('' when timm does not say)."""
+    cfg = getattr(member.model.backbone, "pretrained_cfg", None) or {}
+    return str(cfg.get("architecture", ""))
+
+
+def projected_minutes(members: Sequence[Member], views: Sequence[str], n_files: int,
+                      windows_per_file: int, thr: Throughputs,
+                      backend: str = DEFAULT_BACKEND) -> float:
+    """Minutes to predict ``n_files`` files of ``windows_per_file`` windows with every member
+    under ``views`` on Kaggle's CPU, loading and compiling included."""
+    seconds = len(members) * thr.rate("infer_compile", "kaggle_cpu")
+    for m in members:
+        passes = len(fold_duplicate_views(views, m.frontend_cfg))
+        seconds += n_files * windows_per_file * passes / thr.infer_rate(_backbone(m), backend)
+    return seconds / 60
+
+
+def initial_plan(cfg: PredictConfig, members: Sequence[Member], n_files: int,
+                 windows_per_file: int, thr: Throughputs | None = None,
+                 backend: str = DEFAULT_BACKEND) -> tuple[PredictConfig, float]:
+    """``(cfg, projected minutes)``: ``cfg`` with the most views whose projection fits its
+    ``time_budget_minutes`` (at least ``orig``; unchanged when all fit). The loop's measured
+    replanning still follows; this only spares it the first minutes of a plan that cannot fit.
+    """
+    thr = thr or load_throughputs()
+    views = cfg.views
+    minutes = projected_minutes(members, views, n_files, windows_per_file, thr, backend)
+    log.info("budget: projected %.1f min for %d files x %d models x views %s on Kaggle's CPU "
+             "(%s; budget %.0f min)", minutes, n_files, len(members), ",".join(views),
+             thr.infer_source(_backbone(members[0]) if members else "", backend),
+             cfg.time_budget_minutes)
+    keep = len(views)
+    while keep > 1 and minutes > cfg.time_budget_minutes:
+        keep -= 1
+        minutes = projected_minutes(members, views[:keep], n_files, windows_per_file, thr,
+                                    backend)
+    if keep < len(views):
+        log.warning("budget: starting with %d of %d views (%s), projected %.1f min", keep,
+                    len(views), ",".join(views[:keep]), minutes)
+        cfg = dataclasses.replace(cfg, max_views=keep)
+    return cfg, minutes
