@@ -22,6 +22,7 @@ from common.budget.model import (
     prep_projection,
     train_projection,
 )
+from common.budget.plan import teacher_note
 from common.budget.workload import Workload, workload_from_facts
 from common.tasks import get_task
 
@@ -217,3 +218,12 @@ def test_the_ensemble_drops_views_then_models_like_nb04s_loop():
     models_cut = fit_ensemble(seconds, 10, 4, 300)
     assert (models_cut.models, models_cut.views) == (5, 1) and "keeps 5 models" in models_cut.reason
     assert not fit_ensemble(seconds, 10, 4, 30).fits
+
+
+def test_the_planner_decides_nb04s_teacher_like_nb04_does():
+    thr = Throughputs({"measured": {"teacher.cpu.birdnet": {"value": 5.0}},
+                       "factors": {"teacher.kaggle_cpu": {"value": 2.0, "from": "teacher.cpu"}}})
+    note = teacher_note(thr, "birdnet", 6000, seconds_left=1000.0)  # 600 s <= 0.8 x 1000 s
+    assert "6,000 windows at 10.0/s = 10 min" in note and "rank-blended" in note
+    assert "skipped" in teacher_note(thr, "birdnet", 6000, seconds_left=700.0)
+    assert "no speed on record" in teacher_note(thr, "perch", 6000, seconds_left=1e6)

@@ -36,6 +36,7 @@ from common.budget.speeds import GPU_DEVICE, training_speeds
 from common.budget.workload import Workload
 from common.core.config import apply_preset, replace_dotted
 from common.stages.infer.config import InferConfig
+from common.stages.infer.teacher_blend import teacher_fits
 from common.stages.infer.tta import fold_duplicate_views
 from common.stages.prep.config import PrepConfig
 from common.stages.pseudo.config import PseudoConfig
@@ -231,12 +232,33 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
         f"{work.n_test_files} files x {wps} windows x {models} of {n_models} models x {passes} "
         f"passes ({k} of {len(views)} views, {backend})"))
     rows[-1].notes += [n for n in (note, f"speed: {thr.infer_source(backbone, backend)}") if n]
+    if infer.teacher.enabled:
+        rows[-1].notes.append(teacher_note(
+            thr, infer.teacher.teacher, work.n_test_files * wps,
+            60 * infer.predict.time_budget_minutes - infer_seconds(models, k)))
 
     gpu_h = rows[1].hours + rows[2].hours
     if gpu_h > lim.gpu_weekly_hours:
         rows[2].notes.append(f"nb02 + nb03 take {gpu_h:.1f} GPU h, more than one week's "
                              f"{lim.gpu_weekly_hours:g} h quota: spread them over two weeks")
     return Plan(rows, recipe, work, choices)
+
+
+def teacher_note(thr: Throughputs, teacher: str, windows: int, seconds_left: float) -> str:
+    """nb04's teacher decision as the planner projects it (nb04 makes the same one with the
+    speed it measures: :func:`common.stages.infer.teacher_blend.teacher_fits`)."""
+    try:
+        rate, source = thr.rate("teacher", "kaggle_cpu", teacher), thr.source(
+            "teacher", "kaggle_cpu", teacher)
+    except KeyError:
+        return (f"teacher {teacher}: no speed on record (python benchmarks/teacher_speed.py "
+                "--write-facts); nb04 measures it and decides")
+    fits, seconds = teacher_fits(windows, rate, seconds_left)
+    verdict = ("rank-blended" if fits else
+               "skipped: it does not fit what the ensemble leaves (nb04 says so in its report)")
+    return (f"teacher {teacher}: {windows:,} windows at {rate:.1f}/s = {seconds / 60:.0f} min, "
+            f"{max(0.0, seconds_left) / 60:.0f} min left after the ensemble: {verdict} "
+            f"(speed: {source})")
 
 
 def _hours_text(hours: float) -> str:
