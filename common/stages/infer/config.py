@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from common.audio.augment import SpecAugmentConfig
 from common.core.config import StageConfig, param
+from common.stages.infer.backends.base import CHOICES as BACKEND_CHOICES
 from common.stages.infer.ensemble import METHODS
 from common.stages.infer.members import GRAPHS
 from common.stages.infer.tta import SPEC_VIEW_PREFIX, VIEWS, check_views
@@ -49,6 +50,17 @@ class PredictConfig:
         4, "decoded files waiting in the queue at most (0 = two per CPU, at least 4)")
     graph: str = param("auto", f"one of {GRAPHS}: jit trace + freeze, eager, or the faster")
     channels_last: bool = param(True, "channels-last memory format for the backbones")
+    backend: str = param(
+        "torch", f"where the models run, one of {BACKEND_CHOICES}: 'auto' times each installed "
+        "backend on the first batch and keeps the fastest; a missing one falls back to torch")
+    backend_tolerance: float = param(
+        1e-3, "largest max |logit difference| an exported model may show against PyTorch on "
+        "the first batch (above: an error, or left out of auto)")
+    export_dir: str = param(
+        "", "where exports go when a checkpoint's folder is read-only ('' = "
+        "<cwd>/exported_models)")
+    tune_malloc: bool = param(
+        True, "set glibc mallopt thresholds so freed batch buffers are reused, not re-faulted")
     time_budget_minutes: float = param(
         75.0, "wall time for the prediction loop; Kaggle stops the notebook at 90 min")
     probe_files: int = param(3, "files measured before the first budget projection")
@@ -57,6 +69,8 @@ class PredictConfig:
     def __post_init__(self) -> None:
         if self.combine not in METHODS:
             raise ValueError(f"combine must be one of {METHODS}, got {self.combine!r}")
+        if self.backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {self.backend!r}")
         if self.graph not in GRAPHS:
             raise ValueError(f"graph must be one of {GRAPHS}, got {self.graph!r}")
         check_views(self.tta)

@@ -45,6 +45,8 @@ import torch
 from common.core.config import save_config
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
+from common.stages.infer.backends.allocator import tune_malloc
+from common.stages.infer.backends.install import ensure_backend
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
@@ -130,6 +132,10 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     save_config(cfg, out / "infer_config.json")
     threads = resolve_workers(cfg.predict.threads)
     torch.set_num_threads(threads)
+    if cfg.predict.tune_malloc:
+        tune_malloc()
+    if cfg.predict.backend != "torch":
+        ensure_backend(cfg.predict.backend, cfg.input_root)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
