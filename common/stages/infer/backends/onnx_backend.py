@@ -72,6 +72,7 @@ def quantize_int8(fp32_path: str | Path, calibration: np.ndarray, out_path: str 
     if calibration.ndim != 4 or len(calibration) == 0:
         raise ValueError(f"calibration must be (n, 1, n_mels, frames) windows, got shape "
                          f"{calibration.shape}")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     prepared = out_path.with_suffix(".prep.onnx")
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
 
