@@ -5,6 +5,7 @@
 - ``notebooks``: pairing, syncing and running the stage notebooks (jupytext, papermill);
 - ``kernels``: each stage notebook's ``kernel-metadata.json`` (slugs, GPU, internet, sources);
 - ``code_dataset``: the code dataset the push uploads (the runtime ``common/`` + vendored extras);
+- ``wheels``: the inference backends' wheels for Kaggle's offline nb04 (``--wheels``);
 - ``push``: the push command (code dataset, then each notebook, with the kaggle CLI);
 - ``sweep``: a grid of nb02 runs ranked in a leaderboard;
 - ``synthetic/``: one synthetic competition generator per task.
