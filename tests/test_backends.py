@@ -204,3 +204,45 @@ def test_int8_quantization_keeps_the_logits_close(members, tmp_path):
     assert float((got - want).abs().max()) < 0.05
     with pytest.raises(ValueError, match="calibration must be"):
         quantize_int8(fp32, calibration[0], tmp_path / "bad.onnx")
+
+
+@needs_ort
+def test_nb04_refuses_int8_above_the_auc_tolerance(input_root, tmp_path, caplog):
+    # A tolerance no model can meet (the AUC would have to rise by more than 1): every model
+    # keeps fp32, and the report says why with the figures.
+    with caplog.at_level(logging.WARNING):
+        result = run_inference(smoke(input_root, tmp_path, backend="onnxruntime", int8=True,
+                                     int8_max_auc_drop=-1.0))
+    verdicts = result.report["int8"]
+    assert len(verdicts) == 2 and not any(v["accepted"] for v in verdicts)
+    assert all(0.0 <= v["auc_fp32"] <= 1.0 and "drops" in v["reason"] for v in verdicts)
+    assert all(k.startswith("onnxruntime fp32") for k in result.report["runner"])
+    assert "int8 refused, fp32 kept" in caplog.text
+
+
+@needs_ort
+def test_int8_accepted_replaces_the_runner(tiny_competition, members, monkeypatch):
+    from common.stages.infer.backends import int8 as int8_module
+    from common.tasks import get_task
+
+    task = get_task("birdclef-2026")
+    classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
+    data = task.labelled_windows(tiny_competition.competition_dir, classes, FRONT.sample_rate, 40)
+    assert data is not None and data[0].shape[1] == FRONT.clip_samples
+    assert data[1].shape == (len(data[0]), len(classes)) and data[1].sum() > 0
+    member = load_members(write_checkpoints(members[0].path.parent / "c", classes, n=1),
+                          classes)[0]
+    # Speeds are measured; make int8 the faster one so that only the AUC rule decides here.
+    monkeypatch.setattr(int8_module, "seconds_per_call",
+                        lambda runner, spec, calls=2: 0.5 if "int8" in runner.path.name else 1.0)
+    [verdict] = int8_module.apply_int8([member], data, predict_cfg(
+        backend="onnxruntime", int8=True, int8_max_auc_drop=1.0), threads=1)
+    assert verdict.accepted and verdict.speedup == pytest.approx(2.0)
+    assert member.runner.path.name.endswith(".int8.onnx") and "int8" in member.runner_kind
+    assert int8_module.apply_int8([member], None, predict_cfg(backend="onnxruntime",
+                                                              int8=True), threads=1) == []
+
+
+def test_int8_needs_onnxruntime():
+    with pytest.raises(ValueError, match="int8 runs on ONNX Runtime"):
+        predict_cfg(int8=True)

@@ -303,3 +303,11 @@ class Task(ABC):
         """Raise ``ValueError`` for nb04 options that do not apply to this task (none by
         default)."""
         return None
+
+    def labelled_windows(self, competition_dir: Path, classes: Sequence[str], sample_rate: int,
+                         max_windows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Labelled windows of the training audio for nb04's int8 calibration and its AUC
+        guard: ``(waves (n, window samples) float32, labels (n, classes) 0/1)`` at
+        ``sample_rate``, at most ``max_windows``; ``None`` when the task has none (int8 is then
+        refused)."""
+        return None

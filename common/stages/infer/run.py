@@ -29,6 +29,7 @@ submission shaped like the sample is written in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import logging
@@ -47,6 +48,7 @@ from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
 from common.stages.infer.backends.allocator import tune_malloc
 from common.stages.infer.backends.install import ensure_backend
+from common.stages.infer.backends.int8 import apply_int8
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
@@ -145,6 +147,11 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     groups = group_by_frontend(members)
     log.info("ensemble: %d models in %d frontend groups; views %s; combine %s", len(members),
              len(groups), ",".join(cfg.predict.views), cfg.predict.combine)
+    int8 = []
+    if cfg.predict.int8 and paths:
+        int8 = apply_int8(members, task.labelled_windows(
+            competition_dir, classes, members[0].frontend_cfg.sample_rate,
+            cfg.predict.int8_windows), cfg.predict, threads)
     rows = task.submission_rows(cfg, classes)
     rows.prepare(paths)
     predictions = None
@@ -165,6 +172,8 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     report = infer_report(cfg, members, predictions, submission_df, threads,
                           clock() - started_at)
     report.update(rows.report())
+    if int8:
+        report["int8"] = [dataclasses.asdict(v) for v in int8]
     (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
              report["seconds"], out / "submission.csv")
