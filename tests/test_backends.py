@@ -75,6 +75,7 @@ def test_nb04_on_a_backend_matches_torch(backend, input_root, torch_submission, 
     diff = np.abs(got.iloc[:, 1:].to_numpy(float) - want.iloc[:, 1:].to_numpy(float)).max()
     assert diff < 1e-4  # sigmoid of logits within backend_tolerance (1e-3) of torch's
     assert all(kind.startswith(backend) for kind in result.report["runner"])
+    assert list(result.report["backend_windows_per_second"]) == [backend]
     exports = sorted((input_root / "birdclef-2026-models").glob("*.onnx"))
     assert len(exports) == 2  # one per checkpoint, next to it, shared by both backends
 

@@ -49,6 +49,7 @@ from common.core.runtime import resolve_workers
 from common.stages.infer.backends.allocator import tune_malloc
 from common.stages.infer.backends.install import ensure_backend
 from common.stages.infer.backends.int8 import apply_int8
+from common.stages.infer.backends.select import measured_speeds
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
@@ -172,6 +173,10 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     report = infer_report(cfg, members, predictions, submission_df, threads,
                           clock() - started_at)
     report.update(rows.report())
+    # windows/s per model pass of each backend tried on the first batch (model only): what a
+    # budget planner reads to size the next run's ensemble.
+    report["backend_windows_per_second"] = {
+        b: round(r, 1) for b, r in measured_speeds(members).items()}
     if int8:
         report["int8"] = [dataclasses.asdict(v) for v in int8]
     (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
