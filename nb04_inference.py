@@ -85,7 +85,9 @@ cfg = start_stage(
 # projects its own duration and, if the ensemble would not fit the time budget, drops TTA views
 # and then the most expensive models (each decision is logged). Windows not reached before the
 # deadline get the mean prediction, never NaN. The task turns the window probabilities into
-# submission rows.
+# submission rows. The models run where `backend` says (`torch`; `onnxruntime`, `openvino`, or
+# `auto`, the fastest on the first batch: each model is exported once, checked against PyTorch
+# and installed offline from the code dataset's `wheels/` when the image lacks it, else torch).
 
 # %%
 result = run_inference(cfg)

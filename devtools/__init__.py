@@ -5,6 +5,7 @@
 - ``notebooks``: pairing, syncing and running the stage notebooks (jupytext, papermill);
 - ``kernels``: each stage notebook's ``kernel-metadata.json`` (slugs, GPU, internet, sources);
 - ``code_dataset``: the code dataset the push uploads (the runtime ``common/`` + vendored extras);
+- ``wheels``: the inference backends' wheels for Kaggle's offline nb04 (``--wheels``);
 - ``push``: the push command (code dataset, then each notebook, with the kaggle CLI);
 - ``rehearse``: the Kaggle rehearsal (the push's files run in a Kaggle-shaped tree, offline
   where Kaggle is), with ``kaggle_tree`` (``/kaggle/input`` laid out from kernel metadata, the

@@ -64,6 +64,7 @@ from devtools.kernels import (
 )
 from devtools.notebooks import notebook_path, write_notebook
 from devtools.pipeline import REPO_ROOT, STAGES, Stage
+from devtools.wheels import download_wheels, ship_wheels
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ def dataset_commands(folder: Path, ref: str, message: str) -> tuple[tuple[str, .
 def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: str = "kernels",
               message: str = "pushed by devtools.push", repo_root: str | Path = REPO_ROOT,
               all_stages: tuple[Stage, ...] = STAGES, task: str = DEFAULT_TASK,
-              preset: str = "default", options: KernelOptions | None = None
-              ) -> list[Step]:
+              preset: str = "default", options: KernelOptions | None = None,
+              wheels: str | Path | None = None) -> list[Step]:
     """Write every push folder under ``out_dir`` and return the steps, in order.
 
     ``stages`` are the stages to push (their scripts must exist); ``task`` names every slug
@@ -109,6 +110,8 @@ def plan_push(user: str, out_dir: str | Path, stages: tuple[Stage, ...], chain: 
     code_slug = code_dataset_slug(task)
     code_ref = f"{user}/{code_slug}"
     code_dir = build_code_dataset(out_dir / "datasets" / code_slug, user, repo_root, task=task)
+    if wheels is not None:  # the inference backends' wheels, for nb04's offline install
+        ship_wheels(wheels, code_dir)
     steps = [Step("upload_dataset", code_ref, code_dir, message,
                   dataset_commands(code_dir, code_ref, message)),
              Step("wait_dataset", code_ref, commands=(("kaggle", "datasets", "status", code_ref),))]
@@ -291,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the folders and print the commands; call nothing")
     parser.add_argument("--no-wait", action="store_true",
                         help="do not wait for datasets and kernel runs to finish")
+    parser.add_argument("--wheels", action="store_true",
+                        help="ship the ONNX Runtime / OpenVINO wheels (requirements-infer.txt, "
+                        "for Kaggle's Python 3.11) in the code dataset's wheels/ folder, so nb04 "
+                        "can run predict.backend=onnxruntime|openvino|auto offline")
     parser.add_argument("--poll-seconds", type=float, default=60.0,
                         help="status polling interval while waiting")
     args = parser.parse_args(argv)
@@ -319,8 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     out_dir = Path(args.out)
+    wheels = out_dir / "wheels" if args.wheels else None
+    if wheels is not None:
+        print(f"[push] wheels: {len(download_wheels(wheels))} in {wheels}")
     steps = plan_push(user, out_dir, tuple(stages), args.chain, args.message,
-                      task=args.task, preset=args.preset, options=options)
+                      task=args.task, preset=args.preset, options=options, wheels=wheels)
     lines = format_steps(steps)
     (out_dir / "push_commands.sh").write_text(
         "#!/usr/bin/env bash\n# Written by python -m common.kaggle_push; the steps it runs.\n"

@@ -10,5 +10,7 @@ bash scripts/setup_env.sh
 .venv/bin/python -m pip install --quiet --no-deps opensoundscape==0.13.2
 # Optional Weights & Biases tracking (--tracker wandb), so that its offline-run test runs.
 .venv/bin/python -m pip install --quiet -r requirements-tracking.txt
+# Optional inference backends (ONNX Runtime, OpenVINO; predict.backend), so their tests run.
+.venv/bin/python -m pip install --quiet -r requirements-infer.txt
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

@@ -324,3 +324,11 @@ class Task(ABC):
         Tasks the budget planner serves implement it."""
         raise NotImplementedError(f"the budget planner cannot measure a {self.name!r} folder "
                                   "yet: implement measure_workload in its task folder")
+
+    def labelled_windows(self, competition_dir: Path, classes: Sequence[str], sample_rate: int,
+                         max_windows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Labelled windows of the training audio for nb04's int8 calibration and its AUC
+        guard: ``(waves (n, window samples) float32, labels (n, classes) 0/1)`` at
+        ``sample_rate``, at most ``max_windows``; ``None`` when the task has none (int8 is then
+        refused)."""
+        return None

@@ -3,6 +3,8 @@
 - ``config``: :class:`InferConfig` (the stage) nesting :class:`PredictConfig` (the engine,
   shared with nb03's teacher pass);
 - ``members``: checkpoints -> checked, compiled ensemble members;
+- ``backends``: where the members run (PyTorch, ONNX Runtime, OpenVINO; export, int8, offline
+  install);
 - ``tta``: the test-time views (waveform transforms, SpecAugment'd passes);
 - ``decode``: test audio listed, decoded ahead of the models and cut into windows;
 - ``predictor``: the timed prediction loop (:func:`predict_files`, the engine's entry point);

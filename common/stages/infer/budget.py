@@ -51,6 +51,12 @@ def initial_plan(cfg: PredictConfig, members: Sequence[Member], n_files: int,
     """
     thr = thr or load_throughputs()
     views = cfg.views
+    try:
+        thr.infer_rate(_backbone(members[0]) if members else "", backend)
+    except KeyError:
+        # auto, or a backend never measured: torch's figure, which the backends beat or match
+        log.info("budget: no speed on record for backend %r; projecting with torch's", backend)
+        backend = DEFAULT_BACKEND
     minutes = projected_minutes(members, views, n_files, windows_per_file, thr, backend)
     log.info("budget: projected %.1f min for %d files x %d models x views %s on Kaggle's CPU "
              "(%s; budget %.0f min)", minutes, n_files, len(members), ",".join(views),

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from common.audio.augment import SpecAugmentConfig
 from common.core.config import StageConfig, param
+from common.stages.infer.backends.base import CHOICES as BACKEND_CHOICES
 from common.stages.infer.ensemble import METHODS
 from common.stages.infer.members import GRAPHS
 from common.stages.infer.tta import SPEC_VIEW_PREFIX, VIEWS, check_views
@@ -50,6 +51,24 @@ class PredictConfig:
         4, "decoded files waiting in the queue at most (0 = two per CPU, at least 4)")
     graph: str = param("auto", f"one of {GRAPHS}: jit trace + freeze, eager, or the faster")
     channels_last: bool = param(True, "channels-last memory format for the backbones")
+    backend: str = param(
+        "torch", f"where the models run, one of {BACKEND_CHOICES}: 'auto' times each installed "
+        "backend on the first batch and keeps the fastest; a missing one falls back to torch")
+    backend_tolerance: float = param(
+        1e-3, "largest max |logit difference| an exported model may show against PyTorch on "
+        "the first batch (above: an error, or left out of auto)")
+    export_dir: str = param(
+        "", "where exports go when a checkpoint's folder is read-only ('' = "
+        "<cwd>/exported_models)")
+    int8: bool = param(
+        False, "ONNX Runtime static int8, calibrated on the task's labelled training windows; "
+        "kept per model only when faster and its macro-AUC drops <= int8_max_auc_drop")
+    int8_max_auc_drop: float = param(
+        0.002, "largest macro-AUC loss (fp32 -> int8, labelled windows) int8 may cost")
+    int8_windows: int = param(
+        240, "labelled windows read for int8: the first half calibrates, the second scores")
+    tune_malloc: bool = param(
+        True, "set glibc mallopt thresholds so freed batch buffers are reused, not re-faulted")
     time_budget_minutes: float = param(
         75.0, "wall time for the prediction loop; Kaggle stops the notebook at 90 min")
     probe_files: int = param(3, "files measured before the first budget projection")
@@ -58,6 +77,11 @@ class PredictConfig:
     def __post_init__(self) -> None:
         if self.combine not in METHODS:
             raise ValueError(f"combine must be one of {METHODS}, got {self.combine!r}")
+        if self.backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {self.backend!r}")
+        if self.int8 and self.backend not in ("onnxruntime", "auto"):
+            raise ValueError(f"int8 runs on ONNX Runtime: set backend='onnxruntime' (or 'auto'), "
+                             f"not {self.backend!r}, or int8=False")
         if self.graph not in GRAPHS:
             raise ValueError(f"graph must be one of {GRAPHS}, got {self.graph!r}")
         check_views(self.tta)

@@ -15,7 +15,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +26,8 @@ from common.model.checkpoint import model_from_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.sed import BirdModel
 
-__all__ = ["GRAPHS", "Member", "find_checkpoints", "class_permutation", "check_frontend",
-           "compile_runner", "load_members", "group_by_frontend"]
+__all__ = ["GRAPHS", "ClipLogits", "Member", "find_checkpoints", "class_permutation",
+           "check_frontend", "compile_runner", "load_members", "group_by_frontend"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def check_frontend(cfg: FrontendConfig, in_chans: int, source: str,
                          "makes 1")
 
 
-class _ClipLogits(torch.nn.Module):
+class ClipLogits(torch.nn.Module):
     """``spec -> clip_logits``: a single-tensor forward that traces cleanly."""
 
     def __init__(self, model: BirdModel) -> None:
@@ -108,7 +108,7 @@ def compile_runner(model: BirdModel, example_spec: torch.Tensor, graph: str = "a
     ``(runner, description)``.
     """
     model = model.eval()
-    wrapper = _ClipLogits(model).eval()
+    wrapper = ClipLogits(model).eval()
     if channels_last:
         wrapper = wrapper.to(memory_format=torch.channels_last)
         example_spec = example_spec.contiguous(memory_format=torch.channels_last)
@@ -153,6 +153,9 @@ class Member:
     model: BirdModel
     runner: Callable[[torch.Tensor], torch.Tensor] | None = None
     runner_kind: str = ""
+    path: Path | None = None  # the checkpoint file; exports are cached beside it
+    backend: str = ""  # where ``runner`` runs (``common.stages.infer.backends``)
+    speeds: dict[str, float] = field(default_factory=dict)  # windows/s per backend measured
 
 
 def load_members(paths: Sequence[Path], classes: Sequence[str], weights: Sequence[float] = (),
@@ -173,7 +176,7 @@ def load_members(paths: Sequence[Path], classes: Sequence[str], weights: Sequenc
                        window_seconds)
         perm = class_permutation(meta["classes"], classes, str(path))
         members.append(Member(name, frontend_cfg, float(weights[i]) if weights else 1.0, perm,
-                              model))
+                              model, path=Path(path)))
     rates = {m.frontend_cfg.sample_rate for m in members}
     if len(rates) > 1:
         detail = ", ".join(f"{m.name}: {m.frontend_cfg.sample_rate} Hz" for m in members)

@@ -30,10 +30,11 @@ from tqdm.auto import tqdm
 
 from common.core.runtime import cpu_count, resolve_workers
 from common.model.frontend import Frontend
+from common.stages.infer.backends.select import build_runner
 from common.stages.infer.config import PredictConfig
 from common.stages.infer.decode import DecodedFile, decode_ahead, windows_from_header
 from common.stages.infer.ensemble import combine_models, plan_within_budget, score_space
-from common.stages.infer.members import Member, compile_runner, group_by_frontend
+from common.stages.infer.members import Member, group_by_frontend
 from common.stages.infer.submission import file_row_ids
 from common.stages.infer.tta import (
     apply_view,
@@ -153,8 +154,8 @@ class EnsemblePredictor:
                 m = self.members[i]
                 if m.runner is not None:  # compiled by an earlier predictor
                     continue
-                m.runner, m.runner_kind = compile_runner(m.model, spec, self.cfg.graph,
-                                                         self.cfg.channels_last, m.name)
+                m.runner, m.runner_kind = build_runner(m, spec, self.cfg,
+                                                       resolve_workers(self.cfg.threads))
                 log.info("model %s: %s", m.name, m.runner_kind)
         self._prepared = True
 
@@ -178,8 +179,7 @@ class EnsemblePredictor:
         """``{member: (n_real, classes) view-averaged score}`` for the members kept.
 
         ``keys``: one ``common.stages.infer.tta.window_key`` per row of ``wave`` (``None`` for
-        padding),
-        which seeds the SpecAugment views' masks.
+        padding), which seeds the SpecAugment views' masks.
         """
         out: dict[int, np.ndarray] = {}
         task = self.task

@@ -30,6 +30,7 @@ submission shaped like the sample is written in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import logging
@@ -47,6 +48,10 @@ import torch
 from common.core.config import save_config
 from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
+from common.stages.infer.backends.allocator import tune_malloc
+from common.stages.infer.backends.install import ensure_backend
+from common.stages.infer.backends.int8 import apply_int8
+from common.stages.infer.backends.select import measured_speeds
 from common.stages.infer.budget import initial_plan
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
@@ -135,6 +140,10 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     save_config(cfg, out / "infer_config.json")
     threads = resolve_workers(cfg.predict.threads)
     torch.set_num_threads(threads)
+    if cfg.predict.tune_malloc:
+        tune_malloc()
+    if cfg.predict.backend != "torch":
+        ensure_backend(cfg.predict.backend, cfg.input_root)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
@@ -146,6 +155,11 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     groups = group_by_frontend(members)
     log.info("ensemble: %d models in %d frontend groups; views %s; combine %s", len(members),
              len(groups), ",".join(cfg.predict.views), cfg.predict.combine)
+    int8 = []
+    if cfg.predict.int8 and paths:
+        int8 = apply_int8(members, task.labelled_windows(
+            competition_dir, classes, members[0].frontend_cfg.sample_rate,
+            cfg.predict.int8_windows), cfg.predict, threads)
     rows = task.submission_rows(cfg, classes)
     rows.prepare(paths)
     predictions, projected = None, None
@@ -153,7 +167,8 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
         # The planner's figures first (fewer views if even they cannot fit), then the loop
         # measures itself and replans.
         predict_cfg, projected = initial_plan(
-            cfg.predict, members, len(paths), math.ceil(task.clip_seconds / task.window_seconds))
+            cfg.predict, members, len(paths), math.ceil(task.clip_seconds / task.window_seconds),
+            backend=cfg.predict.backend)
         predictions, probs = predict_files(members, paths, predict_cfg, classes, task, clock,
                                            started_at)
     else:
@@ -179,6 +194,12 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     report.update(rows.report())
     if teacher_info is not None:
         report["teacher"] = teacher_info
+    # windows/s per model pass of each backend tried on the first batch (model only): what a
+    # budget planner reads to size the next run's ensemble.
+    report["backend_windows_per_second"] = {
+        b: round(r, 1) for b, r in measured_speeds(members).items()}
+    if int8:
+        report["int8"] = [dataclasses.asdict(v) for v in int8]
     (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
              report["seconds"], out / "submission.csv")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from common.audio.io import AudioDecodeError, load_audio
 from common.core import metrics
 from common.data import competition as comp
 from common.tasks.base import Task, check_prediction_table, order_like_sample, sigmoid
@@ -120,6 +121,28 @@ class BirdclefTask(Task):
         return WindowLabeller(cfg, prep, competition_dir)
 
     # -- nb04 (infer) hooks ------------------------------------------------------------------
+
+    def labelled_windows(self, competition_dir: Path, classes: Sequence[str], sample_rate: int,
+                         max_windows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The labelled windows of ``train_soundscapes_labels.csv``, file by file in sorted
+        order, up to ``max_windows``."""
+        labels_df = comp.read_soundscape_labels(competition_dir)
+        waves, rows = [], []
+        size = int(comp.WINDOW_SECONDS * sample_rate)
+        for filename, group in labels_df.groupby("filename", sort=True):
+            try:
+                wave = load_audio(Path(competition_dir) / "train_soundscapes" / filename,
+                                  sample_rate)
+            except (AudioDecodeError, FileNotFoundError):
+                continue
+            for start, labels in zip(group["start_seconds"], group["primary_label"]):
+                window = wave[int(start * sample_rate):int(start * sample_rate) + size]
+                if len(window) == size and len(rows) < max_windows:
+                    waves.append(window)
+                    rows.append(labels.split(";") if labels else [])
+        if not rows:
+            return None
+        return np.stack(waves).astype(np.float32), comp.multi_hot(rows, list(classes))
 
     def submission_rows(self, cfg: InferConfig, classes: Sequence[str]) -> SubmissionRows:
         """One row per 5-s window (:mod:`common.tasks.birdclef.infer`)."""
