@@ -187,6 +187,9 @@ def test_nb04_starts_from_the_planners_projection():
     tight = PredictConfig(tta=cfg.tta, time_budget_minutes=9.0)
     cut, minutes = initial_plan(tight, _members(2), 100, 12, thr)
     assert cut.views == ("orig", "reverse") and minutes == pytest.approx((2 * 240 + 12) / 60)
+    # A backend with no figure on record (auto, or never measured) projects with torch's.
+    assert initial_plan(cfg, _members(2), 100, 12, thr, backend="openvino")[1] == \
+        pytest.approx((3 * 240 + 12) / 60)
 
 
 def test_nb03_stops_at_the_deadline_counted_from_the_notebook_start(tmp_path, clean_start,
