@@ -10,11 +10,35 @@ from pathlib import Path
 
 import pytest
 
+from common.model.frontend import FrontendConfig
+from common.model.sed import ModelConfig
+
 # Tests never download: a model config that asks timm for pretrained weights fails at once
 # (the hub client reads this when first imported, which is after this file).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A frontend and backbone small enough that nb04's tests run in seconds.
+TINY_FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
+TINY_MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16, pretrained=False)
+
+
+def write_tiny_checkpoints(folder: Path, classes: list[str], n: int = 2) -> list[Path]:
+    """``n`` self-describing checkpoints of timm's tiny test backbone (random weights, seeded
+    by fold, no download), named like nb02's ``test_efficientnet_fold<k>_best.pt``."""
+    import torch
+
+    from common.model.checkpoint import save_checkpoint
+    from common.model.sed import build_model
+
+    paths = []
+    for fold in range(n):
+        torch.manual_seed(fold)
+        model = build_model(TINY_MODEL, TINY_FRONT, len(classes))
+        paths.append(save_checkpoint(folder / f"test_efficientnet_fold{fold}_best.pt", model,
+                                     classes=classes, model_cfg=TINY_MODEL,
+                                     frontend_cfg=TINY_FRONT, fold=fold, metrics={}, config={}))
+    return paths
 
 
 def make_input_root(root: Path, competition_dir: Path, name: str = "birdclef-2026") -> Path:

@@ -10,12 +10,11 @@ import logging
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_FRONT, write_tiny_checkpoints
 
 from common.core.config import apply_preset, replace_dotted
 from common.data import competition as comp
-from common.model.checkpoint import save_checkpoint
-from common.model.frontend import Frontend, FrontendConfig
-from common.model.sed import ModelConfig, build_model
+from common.model.frontend import Frontend
 from common.stages.infer.backends import export, select
 from common.stages.infer.backends.allocator import tune_malloc
 from common.stages.infer.backends.base import ExportMismatch, check_outputs, missing_reason
@@ -24,24 +23,11 @@ from common.stages.infer.config import InferConfig
 from common.stages.infer.members import load_members
 from common.stages.infer.run import run_inference
 
-FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
-MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16)
 CLASSES = ["a", "b", "c"]
 HAS_ORT = missing_reason("onnxruntime")
 HAS_OV = missing_reason("openvino")
 needs_ort = pytest.mark.skipif(HAS_ORT is not None, reason=str(HAS_ORT))
 needs_ov = pytest.mark.skipif(HAS_OV is not None, reason=str(HAS_OV))
-
-
-def write_checkpoints(folder, classes, n=2):
-    paths = []
-    for fold in range(n):
-        torch.manual_seed(fold)
-        model = build_model(MODEL, FRONT, len(classes))
-        paths.append(save_checkpoint(folder / f"test_efficientnet_fold{fold}_best.pt", model,
-                                     classes=classes, model_cfg=MODEL, frontend_cfg=FRONT,
-                                     fold=fold, metrics={}, config={}))
-    return paths
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +36,7 @@ def input_root(tmp_path_factory, tiny_competition):
     root.mkdir()
     (root / "birdclef-2026").symlink_to(tiny_competition.competition_dir.resolve())
     classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
-    write_checkpoints(root / "birdclef-2026-models", classes)
+    write_tiny_checkpoints(root / "birdclef-2026-models", classes)
     return root
 
 
@@ -82,13 +68,13 @@ def test_nb04_on_a_backend_matches_torch(backend, input_root, torch_submission, 
 
 @pytest.fixture()
 def members(tmp_path):
-    return load_members(write_checkpoints(tmp_path, CLASSES, n=1), CLASSES)
+    return load_members(write_tiny_checkpoints(tmp_path, CLASSES, n=1), CLASSES)
 
 
 def first_batch(seed=0):
     wave = torch.from_numpy(np.random.default_rng(seed).standard_normal(
-        (4, FRONT.clip_samples)).astype(np.float32) * 0.05)
-    return Frontend(FRONT).eval()(wave)
+        (4, TINY_FRONT.clip_samples)).astype(np.float32) * 0.05)
+    return Frontend(TINY_FRONT).eval()(wave)
 
 
 def predict_cfg(**changes):
@@ -228,10 +214,11 @@ def test_int8_accepted_replaces_the_runner(tiny_competition, members, monkeypatc
 
     task = get_task("birdclef-2026")
     classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
-    data = task.labelled_windows(tiny_competition.competition_dir, classes, FRONT.sample_rate, 40)
-    assert data is not None and data[0].shape[1] == FRONT.clip_samples
+    data = task.labelled_windows(tiny_competition.competition_dir, classes,
+                                 TINY_FRONT.sample_rate, 40)
+    assert data is not None and data[0].shape[1] == TINY_FRONT.clip_samples
     assert data[1].shape == (len(data[0]), len(classes)) and data[1].sum() > 0
-    member = load_members(write_checkpoints(members[0].path.parent / "c", classes, n=1),
+    member = load_members(write_tiny_checkpoints(members[0].path.parent / "c", classes, n=1),
                           classes)[0]
     # Speeds are measured; make int8 the faster one so that only the AUC rule decides here.
     monkeypatch.setattr(int8_module, "seconds_per_call",

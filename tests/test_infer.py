@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY_MODEL, write_tiny_checkpoints
 
 from common.core.config import apply_preset, replace_dotted, resolve_config
 from common.core.metrics import macro_roc_auc
 from common.data import competition as comp
 from common.model.checkpoint import save_checkpoint
 from common.model.frontend import FrontendConfig
-from common.model.sed import ModelConfig, build_model
+from common.model.sed import build_model
 from common.stages.infer.config import InferConfig
 from common.stages.infer.run import run_inference
 from common.stages.infer.tta import VIEWS
@@ -26,19 +27,6 @@ from common.tasks.mashup import GENRES
 from common.tasks.mashup.features import FEATURE_NAMES, extract_file_features
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FRONT = FrontendConfig(n_mels=16, n_fft=1024, hop_length=2048)
-MODEL = ModelConfig(backbone="test_efficientnet", head_hidden=16, pretrained=False)
-
-
-def write_models(models_dir: Path, classes: list[str], n: int = 2) -> list[Path]:
-    paths = []
-    for fold in range(n):
-        torch.manual_seed(fold)
-        model = build_model(MODEL, FRONT, len(classes))
-        paths.append(save_checkpoint(models_dir / f"test_efficientnet_fold{fold}_best.pt", model,
-                                     classes=classes, model_cfg=MODEL, frontend_cfg=FRONT,
-                                     fold=fold, metrics={}, config={}))
-    return paths
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def input_root(tmp_path_factory, tiny_competition):
     root.mkdir()
     (root / "birdclef-2026").symlink_to(tiny_competition.competition_dir.resolve())
     classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
-    write_models(root / "birdclef-2026-models", classes)
+    write_tiny_checkpoints(root / "birdclef-2026-models", classes)
     return root
 
 
@@ -114,7 +102,7 @@ def test_class_mismatch_is_a_clear_error(input_root, tmp_path):
     root = tmp_path / "input"
     root.mkdir()
     (root / "birdclef-2026").symlink_to(input_root / "birdclef-2026")
-    write_models(root / "birdclef-2026-models", ["a", "b", "c"], n=1)
+    write_tiny_checkpoints(root / "birdclef-2026-models", ["a", "b", "c"], n=1)
     with pytest.raises(ValueError, match="do not match the sample submission"):
         run_inference(smoke_config(root, tmp_path / "out"))
 
@@ -130,9 +118,9 @@ MASHUP_FRONT = FrontendConfig(sample_rate=MASHUP_SR, n_mels=16, n_fft=1024, hop_
 def write_mashup_models(models_dir: Path, n: int = 2) -> None:
     for fold in range(n):
         torch.manual_seed(100 + fold)
-        model = build_model(MODEL, MASHUP_FRONT, len(GENRES))
+        model = build_model(TINY_MODEL, MASHUP_FRONT, len(GENRES))
         save_checkpoint(models_dir / f"test_efficientnet_fold{fold}_best.pt", model,
-                        classes=list(GENRES), model_cfg=MODEL, frontend_cfg=MASHUP_FRONT,
+                        classes=list(GENRES), model_cfg=TINY_MODEL, frontend_cfg=MASHUP_FRONT,
                         fold=fold, metrics={}, config={})
 
 
