@@ -71,6 +71,9 @@ class DataConfig:
     use_soundscapes: bool = param(True, "train on labelled soundscape windows of other folds")
     soundscape_weight: float = param(1.0, "loss weight of a soundscape window vs a focal clip")
     soundscape_repeats: int = param(1, "times each soundscape window appears per epoch")
+    soundscape_negatives: bool = param(
+        True, "train on every 5-s window of the labelled soundscapes, the unlisted ones as "
+        "all-negative rows (nothing was heard there), not only the listed call windows")
     crop_mode: str = param("energy", "focal-clip crop for training: energy, random or start")
     background_mixing: bool = param(True, "give the augmenter real no-call soundscape windows")
     extra_repeats: int = param(1, "times each extra windows row appears per epoch (oversampling)")
