@@ -47,7 +47,13 @@ from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
-from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
+from common.stages.infer.members import (
+    Member,
+    find_checkpoints,
+    group_by_frontend,
+    load_members,
+    published_students,
+)
 from common.stages.infer.predictor import Predictions, predict_files
 from common.stages.infer.report import infer_report, timings_table
 
@@ -83,8 +89,9 @@ def load_ensemble(cfg: InferConfig, classes: list[str]) -> list[Member]:
         except FileNotFoundError:
             log.info("no %s dataset attached: the ensemble is nb02's models only", cfg.pseudo_slug)
         else:
-            students = sorted(p for p in pseudo_dir.rglob("*.pt")
-                              if fnmatch.fnmatch(p.name, cfg.pseudo_checkpoint_glob))
+            students = published_students(pseudo_dir, sorted(
+                p for p in pseudo_dir.rglob("*.pt")
+                if fnmatch.fnmatch(p.name, cfg.pseudo_checkpoint_glob)))
             if students:
                 sources.append((pseudo_dir, students))
             else:

@@ -7,5 +7,6 @@
 - ``labels``: :class:`PseudoLabeller`, the task's strategy, and the one round-writing path;
 - ``subsets`` and ``curate``: curated positives and hard negatives (tables, then files);
 - ``students``: teacher recipe -> student config, published students, the teacher's scores;
+- ``gate``: which student round (if any) is published: one that beats its teacher out of fold;
 - ``run``: :func:`run_pseudo`, the stage.
 """
