@@ -12,8 +12,8 @@ Sub-packages by role, each with a docstring naming its modules:
 - ``teachers``: pretrained bioacoustic classifiers (BirdNET, Perch) and their label mapping.
 
 The top-level modules are command front doors. ``teacher`` (``python -m common.teacher``) is
-runtime; ``pipeline``, ``kaggle_push``, ``notebooks``, ``sweep`` and the ``synthetic*``
-generators call laptop tooling in ``devtools/`` and are left out of the upload.
+runtime; ``pipeline``, ``kaggle_push``, ``notebooks``, ``sweep``, ``ablate`` and the
+``synthetic*`` generators call laptop tooling in ``devtools/`` and are left out of the upload.
 """
 
 __version__ = "0.1.0"
