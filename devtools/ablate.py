@@ -20,7 +20,8 @@ Variants train-level (a ``TrainConfig`` change), infer-level (an ``InferConfig``
 the recipe's own models: TTA, one fold's model instead of the fold ensemble) or the
 pseudo-label round (nb03 with its gate, then nb04 with what it published). A variant that does
 not help on the demo stays in the table: the point is to see it. Re-running skips finished
-runs (nb02 via the sweep's leaderboard, nb04 via each run's ``test_score.json``).
+runs (nb02 via the sweep's leaderboard, nb04 via each run's ``test_score.json``); variants
+that change no training reuse the recipe's nb02 runs (their ``seconds`` count those again).
 """
 
 from __future__ import annotations
@@ -147,10 +148,11 @@ def _link(target: Path, link: Path) -> None:
     os.symlink(target.resolve(), link)
 
 
-def _infer_and_score(preset: str, base_input: Path, run_dir: Path, variant: Variant,
-                     answer_key: Path, seed: int) -> tuple[float, float]:
-    """nb03 (pseudo variant) and nb04 on one trained run; ``(test score, seconds)``."""
-    done = run_dir / "test_score.json"
+def _infer_and_score(preset: str, base_input: Path, train_dir: Path, eval_dir: Path,
+                     variant: Variant, answer_key: Path, seed: int) -> tuple[float, float]:
+    """nb03 (pseudo variant) and nb04 on the models of ``train_dir``, in ``eval_dir``;
+    ``(test score, seconds)``."""
+    done = eval_dir / "test_score.json"
     if done.is_file():
         saved = json.loads(done.read_text())
         return float(saved["test_auc"]), float(saved["seconds"])
@@ -159,11 +161,10 @@ def _infer_and_score(preset: str, base_input: Path, run_dir: Path, variant: Vari
 
     task = get_task(TASK)
     start = time.time()
-    root = run_dir / "input"
-    for stage in ("prep",):
-        _link(base_input / task.slug(stage), root / task.slug(stage))
+    root = eval_dir / "input"
+    _link(base_input / task.slug("prep"), root / task.slug("prep"))
     _link(base_input / task.competition, root / task.competition)
-    _link(run_dir, root / task.slug("train"))
+    _link(train_dir, root / task.slug("train"))
     pseudo_slug = ""
     if variant.pseudo:
         from common.stages.pseudo.config import PseudoConfig
@@ -173,10 +174,10 @@ def _infer_and_score(preset: str, base_input: Path, run_dir: Path, variant: Vari
         run_pseudo(replace_dotted(apply_preset(PseudoConfig, preset, TASK), {
             "input_root": str(root), "working_dir": str(root / pseudo_slug)}))
     cfg = replace_dotted(apply_preset(InferConfig, preset, TASK), {
-        "input_root": str(root), "working_dir": str(run_dir / "submission"),
+        "input_root": str(root), "working_dir": str(eval_dir / "submission"),
         "pseudo_slug": pseudo_slug, "n_plot_files": 0, **variant.infer})
     run_inference(cfg)
-    submission = read_csv_str(run_dir / "submission" / "submission.csv")
+    submission = read_csv_str(eval_dir / "submission" / "submission.csv")
     score = float(task.score(read_csv_str(answer_key), submission))
     seconds = time.time() - start
     done.write_text(json.dumps({"test_auc": score, "seconds": seconds, "seed": seed}) + "\n")
@@ -189,8 +190,10 @@ def run_ablation(preset: str, base_input: Path, answer_key: Path, work_dir: Path
     rows = []
     for name in names:
         variant = VARIANTS[name]
-        variant_dir = work_dir / "variants" / name
-        sweep = run_sweep(base_input, variant_dir, preset, {"seed": [str(s) for s in seeds]},
+        # Variants that change no training (TTA, one fold, the pseudo round) reuse the
+        # recipe's nb02 runs: the same models, only nb03/nb04 differ.
+        train_dir = work_dir / "variants" / (name if variant.train else RECIPE)
+        sweep = run_sweep(base_input, train_dir, preset, {"seed": [str(s) for s in seeds]},
                           fixed=dict(variant.train))
         for _, run in sweep.iterrows():
             row: dict[str, Any] = {"variant": name, "seed": int(run["seed"]),
@@ -199,15 +202,16 @@ def run_ablation(preset: str, base_input: Path, answer_key: Path, work_dir: Path
                                    "oof_auc": run.get("oof_auc"),
                                    "seconds": float(run.get("seconds", np.nan)),
                                    "test_auc": np.nan}
-            run_dir = variant_dir / "runs" / str(run["run_id"])
+            run_dir = train_dir / "runs" / str(run["run_id"])
+            eval_dir = work_dir / "variants" / name / "eval" / str(run["run_id"])
             report_path = run_dir / "train_report.json"
             if report_path.is_file():
                 row["logreg_auc"] = json.loads(report_path.read_text()).get(
                     "logreg_reference_auc")
             if run["status"] == "ok":
                 try:
-                    test, seconds = _infer_and_score(preset, base_input, run_dir, variant,
-                                                     answer_key, row["seed"])
+                    test, seconds = _infer_and_score(preset, base_input, run_dir, eval_dir,
+                                                     variant, answer_key, row["seed"])
                     row["test_auc"], row["seconds"] = test, row["seconds"] + seconds
                 except Exception as err:  # one failed run is a row, the table goes on
                     log.warning("%s seed %s: nb03/nb04 failed: %s", name, row["seed"], err)

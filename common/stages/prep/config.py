@@ -36,7 +36,7 @@ class PrepConfig(StageConfig):
     cache_seconds: float = param(
         10.0, "seconds of each training clip kept in the decoded cache (0 = the whole clip)")
     cache_region: str = param(
-        "active", "'start': first seconds; 'active': around the loudest window (24 % of the "
+        "active", "'start': first seconds; 'active': around the loudest window (a quarter of the "
         "demo's focal clips have their loudest 5 s after the first 10 s)")
     max_cache_gb: float = param(18.0, "fail early if the cache would exceed this (Kaggle: 20 GB)")
     n_background_soundscapes: int = param(

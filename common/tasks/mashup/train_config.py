@@ -29,6 +29,9 @@ class MashupTrainConfig(TrainConfig):
                                               "feature_models", "feature_workers")
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         **TrainConfig.PRESETS,
+        # The shared cpu preset's loss (BCE) is a multi-label one: keep the task's
+        # cross-entropy.
+        "cpu": {k: v for k, v in TrainConfig.PRESETS["cpu"].items() if k != "objective.loss"},
         # Tests: the clip features in process (no worker pool start-up).
         "smoke": {**TrainConfig.PRESETS["smoke"], "feature_workers": 1},
     }
