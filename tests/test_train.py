@@ -90,9 +90,13 @@ def test_smoke_run_writes_tables_plots_and_metadata(smoke_run, prep):
 
 def test_smoke_run_result_tables_for_the_notebook(smoke_run):
     cfg, result = smoke_run
-    assert result.model_scores_df["model"].tolist() == ["cnn"]
-    assert result.model_scores_df["oof_macro_roc_auc"].iloc[0] == pytest.approx(
-        result.report["oof_soundscape_auc"], nan_ok=True)
+    assert result.model_scores_df["model"].tolist() == ["cnn", "logreg (log-mel reference)"]
+    assert result.model_scores_df["oof_macro_roc_auc"].tolist() == pytest.approx(
+        [result.report["oof_soundscape_auc"], result.report["logreg_reference_auc"]],
+        nan_ok=True)
+    logreg = read_csv_str(cfg.output_dir / "oof_logreg.csv")  # the same held-out windows
+    oof = read_csv_str(cfg.output_dir / "oof_soundscapes.csv")
+    assert sorted(logreg["row_id"]) == sorted(oof["row_id"])
     weakest = result.weakest_classes_df["oof_soundscape_auc"]
     assert weakest.is_monotonic_increasing and len(weakest)
     assert weakest.notna().all()  # classes never scored are left out, not shown as NaN rows
