@@ -114,7 +114,7 @@ show_table(result.log_df)
 # %% [markdown]
 # ## Models compared out of fold
 # The out-of-fold score of every model the task trains on the same rows (the CNN, and any
-# baseline and blend).
+# baseline and blend; BirdCLEF: a log-mel logistic regression, the floor the CNN must clear).
 
 # %%
 show_table(result.model_scores_df, title="Out-of-fold scores per model")

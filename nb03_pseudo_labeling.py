@@ -88,11 +88,12 @@ result = run_pseudo(cfg)
 
 # %% [markdown]
 # ## Teacher vs students
-# The task's validation score, out of fold, on the same folds. A student worth keeping beats
-# its teacher here.
+# The task's validation score, out of fold, on the same folds. The gate publishes for nb04 only
+# a student that beats its teacher here (`published`); the line below says which or why none.
 
 # %%
 show_table(result.rounds_df, title="Teacher and students, out of fold")
+print("student gate:", result.summary["student_gate"]["reason"])
 
 # %% [markdown]
 # ## Pseudo labels of the final round

@@ -14,7 +14,7 @@ Sub-packages by role, each with a docstring naming its modules:
   the limits, the deadline from the notebook's start (``python -m common.budget``).
 
 The top-level modules are command front doors. ``teacher`` (``python -m common.teacher``) is
-runtime; ``pipeline``, ``kaggle_push``, ``rehearse``, ``notebooks``, ``sweep`` and the
+runtime; ``pipeline``, ``kaggle_push``, ``rehearse``, ``notebooks``, ``sweep``, ``ablate`` and the
 ``synthetic*`` generators call laptop tooling in ``devtools/`` and are left out of the upload.
 """
 

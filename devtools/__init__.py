@@ -13,8 +13,10 @@
   process, optionally without network), ``rehearse_probe`` (what the kernel saw) and
   ``rehearse_checks`` (Kaggle's limits, the kernels' records judged, the report);
 - ``sweep``: a grid of nb02 runs ranked in a leaderboard;
+- ``ablate``: the recipe with each technique switched off in turn, over seeds (uses ``sweep``);
 - ``synthetic/``: one synthetic competition generator per task.
 
 Each command keeps its documented name through a thin front door, ``python -m common.<command>``
-(``common/{pipeline,kaggle_push,rehearse,notebooks,sweep,synthetic,synthetic_mashup}.py``).
+(``common/{pipeline,kaggle_push,rehearse,notebooks,sweep,ablate,synthetic,
+synthetic_mashup}.py``).
 """

@@ -16,6 +16,7 @@ from common.stages.infer.members import (
     find_checkpoints,
     group_by_frontend,
     load_members,
+    published_students,
 )
 
 CLASSES = ["65448", "grekis", "litjas"]
@@ -96,3 +97,16 @@ def test_traced_runner_matches_eager_and_falls_back(tmp_path, monkeypatch, caplo
     assert "trace failed" in kind and "m.pt: tracing failed" in caplog.text
     with torch.inference_mode():
         torch.testing.assert_close(runner(spec), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_only_students_the_gate_published_join_the_ensemble(tmp_path):
+    import json
+
+    found = [tmp_path / "net_student_fold0_best.pt"]
+    assert published_students(tmp_path, found) == found  # no report: older nb03 output
+    report = tmp_path / "pseudo_report.json"
+    report.write_text(json.dumps({"student_gate": {"published_round": None,
+                                                   "reason": "worse than the teacher"}}))
+    assert published_students(tmp_path, found) == []
+    report.write_text(json.dumps({"student_gate": {"published_round": 2}}))
+    assert published_students(tmp_path, found) == found

@@ -73,8 +73,11 @@ def nb03_run(tmp_path_factory, prepped_input_root):
         "input_root": str(root), "working_dir": str(root / "birdclef-2026-models"),
         "folds": (0,), "max_steps_per_epoch": 2})
     run_training(teacher)
+    # The gate off: these tests check the student's machinery, not whether a 2-step student
+    # happens to beat a 2-step teacher (test_gate.py tests the gate).
     cfg = replace_dotted(apply_preset(PseudoConfig, "smoke"), {
-        "input_root": str(root), "working_dir": str(root / "birdclef-2026-pseudo")})
+        "input_root": str(root), "working_dir": str(root / "birdclef-2026-pseudo"),
+        "student_gate": False})
     return cfg, run_pseudo(cfg)
 
 
@@ -126,6 +129,9 @@ def test_student_round_trains_on_pseudo_labels(nb03_run, prepped_input_root):
     assert result.rounds_df["model"].tolist() == ["teacher (nb02)", "student r1"]
     assert np.isfinite(result.rounds_df["oof_soundscape_auc"].astype(float)).all()
     assert (out / "test_efficientnet_student_fold0_best.pt").is_file()
+    gate = json.loads((out / "pseudo_report.json").read_text())["student_gate"]
+    assert gate["published_round"] == 1 and gate["reason"].startswith("student_gate off")
+    assert result.rounds_df["published"].tolist() == [False, True]
     student = config_from_dict(TrainConfig, json.loads(
         (out / "rounds" / "r1" / "train_config.json").read_text()))
     assert student.extra_windows == (str(out / "pseudo_labels_soft_r1_fold{fold}.csv"),)
@@ -194,7 +200,8 @@ def mashup_pseudo(root, name, **changes):
 @pytest.fixture(scope="module")
 def mashup_run(mashup_teacher_root):
     """nb03 smoke on the mashup teacher with threshold 0: every scored clip is kept."""
-    return mashup_pseudo(mashup_teacher_root, "pseudo_all", min_confidence=0.0)
+    return mashup_pseudo(mashup_teacher_root, "pseudo_all", min_confidence=0.0,
+                         student_gate=False)
 
 
 def test_mashup_pseudo_table_layout(mashup_run, mashup_prepped_input_root):

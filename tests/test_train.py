@@ -90,9 +90,13 @@ def test_smoke_run_writes_tables_plots_and_metadata(smoke_run, prep):
 
 def test_smoke_run_result_tables_for_the_notebook(smoke_run):
     cfg, result = smoke_run
-    assert result.model_scores_df["model"].tolist() == ["cnn"]
-    assert result.model_scores_df["oof_macro_roc_auc"].iloc[0] == pytest.approx(
-        result.report["oof_soundscape_auc"], nan_ok=True)
+    assert result.model_scores_df["model"].tolist() == ["cnn", "logreg (log-mel reference)"]
+    assert result.model_scores_df["oof_macro_roc_auc"].tolist() == pytest.approx(
+        [result.report["oof_soundscape_auc"], result.report["logreg_reference_auc"]],
+        nan_ok=True)
+    logreg = read_csv_str(cfg.output_dir / "oof_logreg.csv")  # the same held-out windows
+    oof = read_csv_str(cfg.output_dir / "oof_soundscapes.csv")
+    assert sorted(logreg["row_id"]) == sorted(oof["row_id"])
     weakest = result.weakest_classes_df["oof_soundscape_auc"]
     assert weakest.is_monotonic_increasing and len(weakest)
     assert weakest.notna().all()  # classes never scored are left out, not shown as NaN rows
@@ -245,6 +249,33 @@ def test_min_rating_drops_low_rated_clips_from_training_only(prep, prepped_input
     assert not focal_keys & low
     assert focal_keys and len(data.train) < len(base.train)
     assert len(data.val_focal) == len(base.val_focal)  # still validated
+
+
+def test_soundscape_negatives_add_the_unlisted_windows_of_training_soundscapes(
+        prep, prepped_input_root, tmp_path):
+    import dataclasses
+
+    # The tiny soundscapes are busy: unlist every other window so that negatives exist.
+    sc_df = prep.soundscape_df.iloc[::2].reset_index(drop=True)
+    sparse = dataclasses.replace(prep, soundscape_df=sc_df)
+    train_files = set(sc_df.loc[sc_df["fold"] != 0, "filename"].astype(str))
+    listed = int((sc_df["fold"] != 0).sum())
+
+    def soundscape_rows(**changes):
+        cfg = _cfg(prepped_input_root, tmp_path, soundscape_repeats=1, soundscape_weight=3.0,
+                   **changes)
+        train = fold_data(cfg, sparse, 0).train
+        rows = train.table_df["source"].to_numpy() == "soundscape"
+        return train.table_df[rows], train.targets[rows]
+
+    only_calls, only_calls_y = soundscape_rows(soundscape_negatives=False)
+    every, every_y = soundscape_rows(soundscape_negatives=True)
+    assert len(only_calls) == listed and (only_calls_y.max(axis=1) > 0).all()
+    assert set(every["key"].str.split("/").str[-1]) == train_files
+    assert (every.groupby("key").size() == 12).all()  # whole 60-s files
+    negatives = every_y.max(axis=1) == 0
+    assert negatives.sum() == len(every) - listed > 0
+    assert (every["weight"] == 3.0).all() and (only_calls["weight"] == 3.0).all()
 
 
 def test_extra_windows_per_fold_placeholder_and_repeats(prep, prepped_input_root, tmp_path):

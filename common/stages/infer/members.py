@@ -11,6 +11,7 @@ spectrogram.
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import time
 import warnings
@@ -26,8 +27,9 @@ from common.model.checkpoint import model_from_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.sed import BirdModel
 
-__all__ = ["GRAPHS", "ClipLogits", "Member", "find_checkpoints", "class_permutation",
-           "check_frontend", "compile_runner", "load_members", "group_by_frontend"]
+__all__ = ["GRAPHS", "ClipLogits", "Member", "find_checkpoints", "published_students",
+           "class_permutation", "check_frontend", "compile_runner", "load_members",
+           "group_by_frontend"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,25 @@ def find_checkpoints(models_dir: str | Path, pattern: str = "*.pt") -> list[Path
             f"no checkpoint matching {pattern!r} under {models_dir}: attach the nb02 models "
             f"dataset, or change --checkpoint-glob")
     return found
+
+
+def published_students(pseudo_dir: str | Path, found: Sequence[Path]) -> list[Path]:
+    """The student checkpoints of nb03's dataset that its gate published.
+
+    nb03 publishes a student only when it beats its teacher out of fold
+    (:mod:`common.stages.pseudo.gate`) and records the decision in ``pseudo_report.json``
+    (``student_gate.published_round``); when that says none, no student file is trusted, even
+    a stale one left in the folder. A report without the record (older nb03 output) keeps
+    every student found.
+    """
+    report_path = Path(pseudo_dir) / "pseudo_report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    gate = report.get("student_gate")
+    if isinstance(gate, dict) and gate.get("published_round") is None and found:
+        log.info("nb03 published no student (%s): the ensemble is nb02's models only",
+                 gate.get("reason", "no reason recorded"))
+        return []
+    return list(found)
 
 
 def class_permutation(model_classes: Sequence[str], classes: Sequence[str], source: str

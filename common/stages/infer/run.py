@@ -55,7 +55,13 @@ from common.stages.infer.backends.select import measured_speeds
 from common.stages.infer.budget import initial_plan
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
-from common.stages.infer.members import Member, find_checkpoints, group_by_frontend, load_members
+from common.stages.infer.members import (
+    Member,
+    find_checkpoints,
+    group_by_frontend,
+    load_members,
+    published_students,
+)
 from common.stages.infer.predictor import Predictions, predict_files
 from common.stages.infer.report import infer_report, timings_table
 from common.stages.infer.teacher_blend import teacher_rank_blend
@@ -93,8 +99,9 @@ def load_ensemble(cfg: InferConfig, classes: list[str]) -> list[Member]:
         except FileNotFoundError:
             log.info("no %s dataset attached: the ensemble is nb02's models only", cfg.pseudo_slug)
         else:
-            students = sorted(p for p in pseudo_dir.rglob("*.pt")
-                              if fnmatch.fnmatch(p.name, cfg.pseudo_checkpoint_glob))
+            students = published_students(pseudo_dir, sorted(
+                p for p in pseudo_dir.rglob("*.pt")
+                if fnmatch.fnmatch(p.name, cfg.pseudo_checkpoint_glob)))
             if students:
                 sources.append((pseudo_dir, students))
             else:

@@ -36,7 +36,8 @@ class PrepConfig(StageConfig):
     cache_seconds: float = param(
         10.0, "seconds of each training clip kept in the decoded cache (0 = the whole clip)")
     cache_region: str = param(
-        "start", "'start': first seconds; 'active': around the loudest window")
+        "active", "'start': first seconds; 'active': around the loudest window (a quarter of the "
+        "demo's focal clips have their loudest 5 s after the first 10 s)")
     max_cache_gb: float = param(18.0, "fail early if the cache would exceed this (Kaggle: 20 GB)")
     fit_cache: bool = param(
         True, "shorten cache_seconds (not below min_cache_seconds) when the cache would exceed "

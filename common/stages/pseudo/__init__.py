@@ -9,5 +9,6 @@
 - ``teacher_blend``: a pretrained teacher (BirdNET, Perch) blended into the soft labels;
 - ``budget``: the stage sized to one session and kept by a deadline from the notebook's start;
 - ``students``: teacher recipe -> student config, published students, the teacher's scores;
+- ``gate``: which student round (if any) is published: one that beats its teacher out of fold;
 - ``run``: :func:`run_pseudo`, the stage.
 """

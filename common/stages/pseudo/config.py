@@ -76,6 +76,11 @@ class PseudoConfig(StageConfig):
     warm_start: bool = param(False, "initialise student k from the teacher of fold k")
     student_epochs: int = param(0, "student epochs (0 = the teacher's)")
     student_backbone: str = param("", "student timm backbone ('' = the teacher's)")
+    student_gate: bool = param(
+        True, "publish a student only when its out-of-fold score beats the teacher's on the "
+        "same folds (False: publish the final round's students unconditionally)")
+    student_min_gain: float = param(
+        0.0, "student_gate: the out-of-fold margin a student must beat the teacher by")
     positive_fractions: tuple[float, ...] = param(
         (0.05, 0.15, 0.30, 0.50), "curated positive subsets: top fractions by own-label score")
     curate_below_rating: float = param(

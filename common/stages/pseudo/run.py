@@ -34,10 +34,13 @@ Outputs (working dir, published as the ``pseudo`` dataset): ``pseudo_labels_soft
 round; directly an nb02 extra windows table) and per round ``pseudo_labels_soft_r<r>.csv`` and
 ``pseudo_labels_soft_r<r>_fold<k>.csv``; the task's hard view and ``pseudo_class_counts.csv``;
 ``pseudo_summary.json``, ``pseudo_report.json``, ``pseudo_bad_files.csv``, ``figures/``;
-``<backbone>_student_fold<k>_best.pt`` (the final round's students, which nb04 ensembles with
-nb02's models); ``rounds/r<r>/`` (each round's full nb02 output); ``rounds_summary.csv`` (the
-teacher's and each student's out-of-fold validation score); ``subset_*.csv`` +
-``subsets_summary.csv``; ``cache/``; ``pseudo_config.json``; ``dataset-metadata.json``.
+``<backbone>_student_fold<k>_best.pt`` (the students nb04 ensembles with nb02's models: the
+best round whose out-of-fold score beats the teacher's on the same folds, or none;
+:mod:`common.stages.pseudo.gate`, ``student_gate``; the report's ``student_gate`` says which
+round or why none); ``rounds/r<r>/`` (each round's full nb02 output); ``rounds_summary.csv``
+(the teacher's and each student's out-of-fold validation score, the ``published`` round);
+``subset_*.csv`` + ``subsets_summary.csv``; ``cache/``; ``pseudo_config.json``;
+``dataset-metadata.json``.
 
 The budget (:mod:`common.stages.pseudo.budget`): at the start, ``max_windows``, then
 ``student_epochs``, then ``rounds`` are cut until the projected stage fits ``session_hours``
@@ -76,10 +79,10 @@ from common.stages.infer.members import find_checkpoints, load_members
 from common.stages.pseudo.budget import fit_to_session, pseudo_work, round_fits, windows_per_file
 from common.stages.pseudo.cache import AudioCacher
 from common.stages.pseudo.config import PseudoConfig
+from common.stages.pseudo.gate import publish_gated
 from common.stages.pseudo.labels import write_round
 from common.stages.pseudo.score import resolve_device, score_files
 from common.stages.pseudo.students import (
-    publish_students,
     student_config,
     students_have_labels,
     teacher_config,
@@ -238,8 +241,9 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     _publish_final_round(out, final, prep.n_folds)
     summary = json.loads((out / f"pseudo_summary_r{final}.json").read_text())
     (out / "pseudo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    publish_students(out, last_student_dir)
     rounds_df = pd.DataFrame(rounds_rows)
+    gate = publish_gated(cfg, out, rounds_df, last_student_dir,
+                         next(iter(labeller.round_scores({}))))
     rounds_df.to_csv(out / "rounds_summary.csv", index=False)
     soft_df = comp.read_csv_str(out / SOFT_NAME)
     soft_df[classes] = soft_df[classes].astype(float)
@@ -254,6 +258,7 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
                "rounds_with_students": len(rounds_rows) - 1, "students": students,
                "budget": budget, "stopped_at_deadline": stopped_early,
                "max_windows": cfg.max_windows, "student_epochs": student_epochs,
+               "student_gate": gate.to_dict(),
                "seconds": round(time.time() - t0, 1)}
     (out / "pseudo_report.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     log.info("nb03 done in %.0f s: %s", time.time() - t0,

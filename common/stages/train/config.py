@@ -73,6 +73,9 @@ class DataConfig:
     use_soundscapes: bool = param(True, "train on labelled soundscape windows of other folds")
     soundscape_weight: float = param(1.0, "loss weight of a soundscape window vs a focal clip")
     soundscape_repeats: int = param(1, "times each soundscape window appears per epoch")
+    soundscape_negatives: bool = param(
+        True, "train on every 5-s window of the labelled soundscapes, the unlisted ones as "
+        "all-negative rows (nothing was heard there), not only the listed call windows")
     crop_mode: str = param("energy", "focal-clip crop for training: energy, random or start")
     background_mixing: bool = param(True, "give the augmenter real no-call soundscape windows")
     extra_repeats: int = param(1, "times each extra windows row appears per epoch (oversampling)")
@@ -152,14 +155,21 @@ class TrainConfig(StageConfig):
     # pretrained weights come from the Hugging Face hub), and from scratch the layer-wise LR
     # decay is off too (optim.layer_decay=1, check_fine_tuning).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        # A small real model that learns the demo competition from scratch on a 2-core CPU in
-        # ~10 minutes (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU).
-        # The demo's 24 validation windows per fold keep the last epoch by themselves
-        # (optim.checkpoint_selection=auto).
+        # A small real model that learns the demo competition from scratch on a 2-core CPU
+        # (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU). Measured on
+        # the demo, fold 0, 12 epochs, one seed each (CV = held-out soundscape AUC):
+        # - BCE, not the Kaggle recipe's ASL: BCE led at every epoch from the 3rd (CV 0.75 vs
+        #   0.71, test 0.79 vs 0.74) and gives nb03 calibrated probabilities;
+        # - no SpecAugment and no in-batch soundscape simulator: a model this small, trained
+        #   this briefly from scratch, underfits (CV 0.78 vs 0.75, test 0.81 vs 0.79);
+        # - two passes per epoch over the ~636 training soundscape windows (calls and
+        #   negatives) next to ~256 focal clips (CV 0.81 vs 0.78, test 0.82 vs 0.81).
+        # The ~156 validation windows per fold choose the epoch (checkpoint_selection=auto).
         "cpu": {
-            "folds": (0,), "optim.epochs": 20, "optim.batch_size": 32,
+            "folds": (0,), "optim.epochs": 12, "optim.batch_size": 32,
             "optim.eval_batch_size": 64, "optim.lr": 3e-3, "optim.layer_decay": 1.0,
             "optim.warmup_epochs": 0.5, "optim.ema_decay": 0.99, "optim.amp": False,
+            "objective.loss": "bce", "spec_augment.p": 0.0, "wave_augment.p_simulate": 0.0,
             "session.workers": 1, "data.soundscape_repeats": 2, "session.session_hours": 0.0,
             "model.backbone": "mobilenetv3_small_100", "model.pretrained": False,
             "model.drop_path_rate": 0.0,

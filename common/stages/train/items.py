@@ -6,9 +6,10 @@ has the pieces every task builds it from:
 - :func:`training_items`: the rows a fold trains on, the same for every task: focal clips
   (or training clips) of the other folds that pass the rating filter, the labelled soundscape
   windows of the other folds (``data.use_soundscapes``, repeated ``data.soundscape_repeats``
-  times) and every ``extra_windows`` table (nb03's pseudo labels, named subsets), rows of the
-  fold itself held out, with the teacher's distillation term when ``distill`` is on
-  (:mod:`common.stages.train.distill`);
+  times; with ``data.soundscape_negatives`` every window of those files, the unlisted ones as
+  all-negative rows: :func:`labelled_soundscape_items`) and every ``extra_windows`` table
+  (nb03's pseudo labels, named subsets), rows of the fold itself held out, with the teacher's
+  distillation term when ``distill`` is on (:mod:`common.stages.train.distill`);
 - :func:`held_out_focal`, :func:`held_out_soundscape_files`, :func:`background_items`: the
   fold's held-out clips and soundscapes, and the real no-call audio the augmenter mixes in;
 - :class:`FoldData`: the tables of one fold, as :func:`common.stages.train.fold.train_fold`
@@ -33,6 +34,7 @@ from common.data.windows import (
     background_windows,
     focal_items,
     read_extra_windows,
+    soundscape_eval_items,
     soundscape_items,
 )
 from common.stages.train.distill import apply_distill
@@ -42,8 +44,8 @@ if TYPE_CHECKING:
     from common.stages.train.config import TrainConfig
 
 __all__ = ["FoldData", "fold_data", "training_items", "held_out_focal",
-           "held_out_soundscape_files", "background_items", "audio_source", "check_sample_rate",
-           "class_balance_weights"]
+           "held_out_soundscape_files", "labelled_soundscape_items", "background_items",
+           "audio_source", "check_sample_rate", "class_balance_weights"]
 
 
 @dataclass
@@ -93,15 +95,32 @@ def training_items(cfg: TrainConfig, prep: PrepData, fold: int) -> WindowItems:
     parts = [focal.select((folds != fold) & rated)]
     sc_df = prep.soundscape_df
     if cfg.data.use_soundscapes and len(sc_df):
-        sc = soundscape_items(sc_df, classes, cfg.data.soundscape_weight)
-        sc = sc.select(sc.table_df["fold"].to_numpy() != fold)
-        parts += [sc] * max(1, cfg.data.soundscape_repeats)
+        parts += [labelled_soundscape_items(cfg, prep, fold)] * max(
+            1, cfg.data.soundscape_repeats)
     for path in cfg.extra_windows:
         extra = read_extra_windows(extra_windows_path(path, fold), classes)
         parts += [extra.select(extra.table_df["fold"].to_numpy() != fold)] * max(
             1, cfg.data.extra_repeats)
     items = WindowItems.concat(parts, len(classes))
     return apply_distill(cfg, items, classes) if cfg.distill.enabled else items
+
+
+def labelled_soundscape_items(cfg: TrainConfig, prep: PrepData, fold: int) -> WindowItems:
+    """The labelled soundscape windows of the other folds, weighted ``data.soundscape_weight``.
+
+    With ``data.soundscape_negatives`` every 5-s window of those files is a row, unlisted
+    windows all-negative: the annotators listed every call they heard, so an unlisted window is
+    a verified negative in the test domain, the only one the training set has (focal clips all
+    hold some species). Otherwise only the listed (call) windows.
+    """
+    sc_df = prep.soundscape_df
+    if cfg.data.soundscape_negatives:
+        files = sorted(sc_df.loc[sc_df["fold"] != fold, "filename"].astype(str).unique())
+        sc = soundscape_eval_items(sc_df, prep.index_df, prep.classes, files)
+        sc.table_df["weight"] = float(cfg.data.soundscape_weight)
+        return sc
+    sc = soundscape_items(sc_df, prep.classes, cfg.data.soundscape_weight)
+    return sc.select(sc.table_df["fold"].to_numpy() != fold)
 
 
 def background_items(cfg: TrainConfig, prep: PrepData, exclude_files: list[str]) -> pd.DataFrame:

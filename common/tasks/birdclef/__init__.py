@@ -9,6 +9,7 @@ the sample submission's columns (several are numeric iNaturalist ids: strings ev
   notebook does for this competition;
 - ``prep``: nb01 (clips and soundscapes cleaned, cached and folded);
 - ``train``: nb02 (a fold's windows, window validation, the soundscape OOF summary);
+- ``reference``: nb02's log-mel logistic-regression reference, scored on the same folds;
 - ``pseudo``: nb03 (:class:`WindowLabeller`: soft labels per window of unlabelled soundscapes);
 - ``infer``: nb04 (:class:`WindowRows`: a row per 5-s window, smoothing, sharpening);
 - ``budget``: the budget planner's measure of a competition folder (``kaggle_facts.json``: the

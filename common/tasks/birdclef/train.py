@@ -7,7 +7,8 @@
   (soundscape macro ROC-AUC picks the epoch; the focal-clip AUC when a fold has no call);
 - :func:`summarize_training`: the folds' ``oof_soundscapes.csv`` / ``oof_focal.csv`` merged,
   the CV estimate of the leaderboard metric over them, per-species AUC (``per_class_auc.csv``
-  and its figure);
+  and its figure), and the log-mel logistic-regression reference on the same folds
+  (:mod:`.reference`, ``oof_logreg.csv``), the floor the CNN must clear;
 - :func:`check_train_config`: binary targets take ``wave_augment.label_smoothing``, not the
   cross-entropy smoothing.
 """
@@ -35,6 +36,7 @@ from common.stages.train.items import (
 )
 from common.stages.train.summary import TaskSummary, nanmean, read_fold_csvs
 from common.stages.train.validation import WindowValidation, soundscape_auc
+from common.tasks.birdclef.reference import logreg_reference
 
 if TYPE_CHECKING:
     from common.stages.train.config import TrainConfig
@@ -125,13 +127,20 @@ def summarize_training(cfg: TrainConfig, prep: PrepData, fold_dirs: list[Path],
     if per_class_df[["oof_soundscape_auc", "oof_focal_auc"]].notna().any().any():
         figures["per_class_auc"] = save_figure(plots.per_class_auc(per_class_df),
                                                out / "figures" / "per_class_auc.png")
+    logreg_auc, logreg_df = logreg_reference(
+        cfg, prep, sorted(int(k) for k in oof_df["fold"].unique()) if len(oof_df) else [])
+    logreg_df.to_csv(out / "oof_logreg.csv", index=False)
     report = {
         "oof_soundscape_auc": oof_auc,
         "mean_fold_soundscape_auc": nanmean(summary_df.get("val_soundscape_auc")),
         "mean_fold_focal_auc": nanmean(summary_df.get("val_focal_auc")),
+        "logreg_reference_auc": logreg_auc,
+        "cnn_minus_logreg": oof_auc - logreg_auc,
     }
-    scores_df = pd.DataFrame([{"model": "cnn", "oof_macro_roc_auc": oof_auc,
-                               "n_windows": len(oof_df)}])
+    scores_df = pd.DataFrame([
+        {"model": "cnn", "oof_macro_roc_auc": oof_auc, "n_windows": len(oof_df)},
+        {"model": "logreg (log-mel reference)", "oof_macro_roc_auc": logreg_auc,
+         "n_windows": len(logreg_df)}])
     return TaskSummary(
         oof_df=oof_df, per_class_df=per_class_df, model_scores_df=scores_df, report=report,
         figures=figures, weakest_by="oof_soundscape_auc",

@@ -1,0 +1,47 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from devtools.ablate import RECIPE, VARIANTS, leaderboard
+
+
+def test_leaderboard_means_spreads_and_deltas_from_the_recipe():
+    runs = pd.DataFrame({
+        "variant": [RECIPE, RECIPE, RECIPE, "loss_bce", "loss_bce", "loss_bce"],
+        "seed": [0, 1, 2, 0, 1, 2],
+        "cv_auc": [0.80, 0.82, 0.84, 0.85, 0.87, np.nan],  # one bce run failed
+        "test_auc": [0.70, 0.72, 0.74, 0.80, 0.80, np.nan],
+        "seconds": [60, 60, 120, 30, 30, 30],
+    })
+    board = leaderboard(runs).set_index("variant")
+    assert list(board.index) == [RECIPE, "loss_bce"]
+    assert board.loc[RECIPE, "cv_mean"] == pytest.approx(0.82)
+    assert board.loc[RECIPE, "cv_std"] == pytest.approx(np.std([0.80, 0.82, 0.84]))
+    assert board.loc[RECIPE, "minutes"] == pytest.approx(80 / 60)
+    assert board.loc["loss_bce", "n_seeds"] == 2
+    assert board.loc["loss_bce", "cv_delta"] == pytest.approx(0.86 - 0.82)
+    assert board.loc["loss_bce", "test_delta"] == pytest.approx(0.80 - 0.72)
+    assert board.loc[RECIPE, "cv_delta"] == 0.0
+
+
+def test_leaderboard_without_a_recipe_row_has_no_deltas():
+    runs = pd.DataFrame({"variant": ["no_tta"], "seed": [0], "cv_auc": [0.8],
+                         "test_auc": [0.7], "seconds": [10]})
+    assert np.isnan(leaderboard(runs)["test_delta"]).all()
+
+
+def test_every_variant_changes_something_real():
+    from common.core.config import leaf_fields, resolve_alias
+    from common.stages.infer.config import InferConfig
+    from common.stages.train.config import TrainConfig
+
+    train_fields, infer_fields = leaf_fields(TrainConfig), leaf_fields(InferConfig)
+    for name, variant in VARIANTS.items():
+        if name == RECIPE:
+            assert not (variant.train or variant.infer or variant.pseudo)
+            continue
+        assert variant.train or variant.infer or variant.pseudo, name
+        for key in variant.train:
+            assert resolve_alias(key, train_fields) in train_fields, (name, key)
+        for key in variant.infer:
+            assert resolve_alias(key, infer_fields) in infer_fields, (name, key)
