@@ -33,9 +33,11 @@ Everything stays under the work dir (default: a new temporary folder) for inspec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,6 +126,35 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "".join(text.splitlines(keepends=True)[-lines:])
 
 
+def processes_in(folder: Path) -> list[int]:
+    """Pids of the processes whose working dir is ``folder`` (Linux ``/proc``)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/cwd") == str(folder):
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def stop_processes_in(folder: Path, grace_seconds: float = 5.0) -> None:
+    """Stop what still runs in a stage's working dir once its runner is stopped: the kernel
+    (a session of its own, started by jupyter_client) and the workers it started. Waiting for
+    the kernel to notice its parent is gone is not enough: its workers outlive it."""
+    folder = folder.resolve()
+    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, grace_seconds)):
+        pids = processes_in(folder)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while processes_in(folder) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
 def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
               ipython_dir: Path, isolation: list[str], code_dir: Path,
               timeout_seconds: float) -> StageResult:
@@ -166,9 +197,11 @@ def run_stage(stage: Stage, kernel_dir: Path, stage_dir: Path, mounts: dict,
             code = process.wait(timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
             stop_process_group(process)
+            stop_processes_in(working)
             code = None
         except BaseException:
             stop_process_group(process)
+            stop_processes_in(working)
             raise
     wall = time.monotonic() - start
     result = StageResult(stage.name, "ok" if code == 0 else "failed", round(wall, 1),

@@ -17,9 +17,10 @@ case "$task" in
   *) echo "unknown task '$task': use birdclef-2026 or messy-mashup (a synthetic demo exists for" \
        "these two)" >&2; exit 2 ;;
 esac
-# Generation is deterministic: an existing demo competition is reused. A stopped run resumes
-# where it was (every stage resumes); delete demo/ to start from scratch.
-if [ ! -f "$data/answer_key/solution.csv" ]; then
+# Generation is deterministic: an existing demo competition is reused while the generator still
+# makes the same one (else it is generated again). A stopped run resumes where it was (every
+# stage resumes); delete demo/ to start from scratch.
+if ! .venv/bin/python -m devtools.synthetic.current "$task" "$data" "$size"; then
   rm -rf "$data"
   .venv/bin/python -m "$generator" --out "$data" --size "$size" --seed 0
 fi

@@ -24,6 +24,7 @@ from devtools.rehearse import (
     main,
     network_isolation,
     prepare_work_dir,
+    processes_in,
     rehearse,
 )
 from devtools.rehearse_checks import kaggle_limits_check, probe_problems
@@ -235,18 +236,6 @@ def test_smoke_rehearsal_runs_the_pushed_notebooks_as_kaggle_would(tmp_path, tin
     assert "off (unshare -n)" in report
 
 
-def _processes_in(folder):
-    """Pids of the processes whose working dir is ``folder`` (a kernel runs in its stage's)."""
-    pids = []
-    for proc in os.listdir("/proc"):
-        try:
-            if proc.isdigit() and os.readlink(f"/proc/{proc}/cwd") == str(folder):
-                pids.append(int(proc))
-        except OSError:
-            continue
-    return pids
-
-
 def test_a_stage_over_its_timeout_is_stopped_with_its_kernel(tmp_path, tiny_competition):
     import time
 
@@ -256,6 +245,6 @@ def test_a_stage_over_its_timeout_is_stopped_with_its_kernel(tmp_path, tiny_comp
     assert any("stopped after 8 s" in p for p in results[0].problems)
     working = (work / "stages" / "nb01" / "working").resolve()
     deadline = time.monotonic() + 15.0  # the kernel exits once it sees its parent gone
-    while _processes_in(working) and time.monotonic() < deadline:
+    while processes_in(working) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _processes_in(working)
+    assert not processes_in(working)

@@ -405,3 +405,19 @@ def test_species_are_learnable(competition: SyntheticCompetition) -> None:
     across_mean = (birds @ others.T).mean()
     assert within_mean > across_mean + 0.2  # cosine similarity of log spectra
     assert (birds.mean(axis=0) @ others.mean(axis=0)) < 0.8
+
+
+def test_a_demo_is_reused_only_while_the_generator_makes_the_same(competition, tmp_path):
+    from devtools.synthetic.current import is_current, main
+
+    root = competition.competition_dir.parent
+    assert is_current("birdclef-2026", root, "tiny", 0)
+    assert not is_current("birdclef-2026", root, "tiny", 1)
+    assert not is_current("birdclef-2026", root, "demo", 0)
+    assert main(["birdclef-2026", str(tmp_path), "tiny"]) == 1  # nothing generated there
+    (tmp_path / "answer_key").mkdir()
+    (tmp_path / "answer_key" / "solution.csv").write_text("row_id\n")
+    manifest = json.loads(competition.manifest_path.read_text())
+    manifest["size_parameters"]["n_labelled_soundscapes"] += 1  # an older generator's size
+    (tmp_path / "answer_key" / "manifest.json").write_text(json.dumps(manifest))
+    assert not is_current("birdclef-2026", tmp_path, "tiny", 0)

@@ -2,5 +2,7 @@
 
 - ``birdclef``: a fake ``birdclef-2026`` folder with an answer key (``python -m common.synthetic``);
 - ``mashup``: a fake ``messy-mashup`` folder with an answer key
-  (``python -m common.synthetic_mashup``).
+  (``python -m common.synthetic_mashup``);
+- ``current``: whether a generated folder is still what the generator makes today
+  (``scripts/demo.sh`` regenerates a stale demo).
 """

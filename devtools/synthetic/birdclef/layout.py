@@ -6,6 +6,7 @@ from the plan alone, so the same ``(size, seed)`` gives the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from devtools.synthetic.birdclef.config import SAMPLE_RATE, WINDOW_SECONDS
+from devtools.synthetic.birdclef.config import SAMPLE_RATE, SIZES, WINDOW_SECONDS
 from devtools.synthetic.birdclef.plan import Plan
 
 TAXONOMY_COLUMNS = [
@@ -132,6 +133,8 @@ def _manifest(plan: Plan, size_name: str, seed: int, empty_test: bool) -> dict:
     return {
         "size": size_name,
         "seed": seed,
+        # what the size meant when this folder was made: devtools.synthetic.current compares it
+        "size_parameters": dataclasses.asdict(SIZES[size_name]),
         "empty_test": empty_test,
         "sample_rate": SAMPLE_RATE,
         "corrupt_files": {
