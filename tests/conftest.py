@@ -51,6 +51,20 @@ def make_input_root(root: Path, competition_dir: Path, name: str = "birdclef-202
     return input_root
 
 
+@pytest.fixture(scope="module")
+def nb04_input_root(tmp_path_factory, tiny_competition) -> Path:
+    """An input root with the tiny competition linked in as ``birdclef-2026`` and two tiny
+    checkpoints as nb02's models dataset (one per test module: tests may add to it)."""
+    from common.data import competition as comp
+
+    root = tmp_path_factory.mktemp("nb04") / "input"
+    root.mkdir()
+    (root / "birdclef-2026").symlink_to(tiny_competition.competition_dir.resolve())
+    classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
+    write_tiny_checkpoints(root / "birdclef-2026-models", classes)
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_competition(tmp_path_factory):
     """The tiny synthetic competition (``SyntheticCompetition``), generated once per session."""

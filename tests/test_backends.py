@@ -31,13 +31,8 @@ needs_ov = pytest.mark.skipif(HAS_OV is not None, reason=str(HAS_OV))
 
 
 @pytest.fixture(scope="module")
-def input_root(tmp_path_factory, tiny_competition):
-    root = tmp_path_factory.mktemp("backends") / "input"
-    root.mkdir()
-    (root / "birdclef-2026").symlink_to(tiny_competition.competition_dir.resolve())
-    classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
-    write_tiny_checkpoints(root / "birdclef-2026-models", classes)
-    return root
+def input_root(nb04_input_root):
+    return nb04_input_root
 
 
 @pytest.fixture(scope="module")

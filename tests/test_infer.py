@@ -30,14 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def input_root(tmp_path_factory, tiny_competition):
-    """The tiny competition linked in as birdclef-2026 plus two tiny checkpoints."""
-    root = tmp_path_factory.mktemp("nb04") / "input"
-    root.mkdir()
-    (root / "birdclef-2026").symlink_to(tiny_competition.competition_dir.resolve())
-    classes = comp.species_columns(comp.read_sample_submission(tiny_competition.competition_dir))
-    write_tiny_checkpoints(root / "birdclef-2026-models", classes)
-    return root
+def input_root(nb04_input_root):
+    return nb04_input_root
 
 
 def smoke_config(input_root: Path, working_dir: Path, **changes) -> InferConfig:
