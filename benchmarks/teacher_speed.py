@@ -38,6 +38,7 @@ from common.teachers import (  # noqa: E402
     TeacherModelNotFound,
     get_teacher,
 )
+from common.teachers.config import TeacherConfig  # noqa: E402
 
 SR = 32000
 WINDOW_SECONDS = 5
@@ -55,20 +56,13 @@ def synthetic_windows(n: int, seed: int = 0) -> np.ndarray:
     return waves.astype(np.float32)
 
 
-def teacher_options(name: str, threads: int, batch_size: int) -> dict:
-    """Constructor options per teacher (only BirdNET takes a thread count)."""
-    options = {"batch_size": batch_size}
-    if name == "birdnet":
-        options["threads"] = threads
-    return options
-
-
 def measure(name: str, waves: np.ndarray, threads: int, batch_size: int
             ) -> tuple[float, float] | None:
     """``(windows per wall second, windows per CPU-second)`` of ``predict_windows`` after one
     warm-up batch, or None when the teacher cannot be built here."""
     try:
-        teacher = get_teacher(name, **teacher_options(name, threads, batch_size))
+        teacher = get_teacher(name, **TeacherConfig(teacher=name, teacher_batch=batch_size)
+                              .options(threads))
     except (TeacherBackendMissing, TeacherModelNotFound) as err:
         print(f"{name}: skipped ({err})")
         return None

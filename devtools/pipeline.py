@@ -203,14 +203,9 @@ def stop_process_group(process: subprocess.Popen, grace_seconds: float = 10.0) -
 
 
 def _config_class(stage: Stage, task: str) -> type:
-    from common.stages.infer.config import InferConfig
-    from common.stages.prep.config import PrepConfig
-    from common.stages.pseudo.config import PseudoConfig
-    from common.stages.train.config import TrainConfig
+    from common.stages.configs import STAGE_CONFIGS
 
-    base = {"prep": PrepConfig, "train": TrainConfig, "pseudo": PseudoConfig,
-            "infer": InferConfig}[stage.task_stage]
-    return stage_class(base, task)
+    return stage_class(STAGE_CONFIGS[stage.task_stage], task)
 
 
 def parse_settings(items: list[str]) -> dict[str, str]:

@@ -35,6 +35,7 @@ from common.budget.model import (
 from common.budget.speeds import GPU_DEVICE, training_speeds
 from common.budget.workload import Workload
 from common.core.config import apply_preset, replace_dotted
+from common.stages.configs import STAGE_CONFIGS
 from common.stages.infer.config import InferConfig
 from common.stages.infer.teacher_blend import teacher_fits
 from common.stages.infer.tta import fold_duplicate_views
@@ -45,8 +46,7 @@ from common.stages.train.config import TrainConfig
 __all__ = ["STAGES", "Plan", "Recipe", "format_table", "plan_budget", "resolve_recipe",
            "split_overrides"]
 
-STAGES = {"prep": PrepConfig, "train": TrainConfig, "pseudo": PseudoConfig,
-          "infer": InferConfig}
+STAGES = STAGE_CONFIGS
 
 
 @dataclass(frozen=True)

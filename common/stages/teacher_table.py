@@ -152,6 +152,7 @@ def teacher_table(cfg: TeacherConfig, paths: Sequence[Path], competition_dir: Pa
     paths = list(paths)[:cfg.teacher_max_files or None]
     todo = [p for p in paths if p.name not in done][:max_new_files or None]
     failed: list[str] = []
+    new_frames: list[pd.DataFrame] = []
     scored = 0
     seconds = 0.0
     windows = 0
@@ -175,13 +176,15 @@ def teacher_table(cfg: TeacherConfig, paths: Sequence[Path], competition_dir: Pa
             windows += len(result)
             result.to_csv(path, mode="a", header=not path.is_file(), index=False,
                           float_format=FLOAT_FORMAT)
+            new_frames.append(result)
             scored += 1
     elif todo:
         log.warning("%s maps none of the %d species: nothing to score", cfg.teacher, len(classes))
     if failed:
         pd.DataFrame({"error": failed}).to_csv(folder / f"{cfg.teacher}_bad_files.csv",
                                                index=False)
-    table_df = _read_cached(path, species)
+    # The cache as read plus what was appended: the file is not read a second time.
+    table_df = pd.concat([cached, *new_frames], ignore_index=True) if new_frames else cached
     wanted = {p.name for p in paths}
     table_df = table_df[table_df["filename"].astype(str).isin(wanted)].reset_index(drop=True)
     return TeacherTable(path, table_df, mapping_df, failed, scored,
