@@ -77,6 +77,8 @@ VARIANTS: dict[str, Variant] = {
                              train={"data.class_balance": True}),
     "no_soundscape_negatives": Variant("only the listed windows of labelled soundscapes",
                                        train={"data.soundscape_negatives": False}),
+    "no_band_stats": Variant("no per-band statistics path beside the CNN (the CNN alone)",
+                             train={"model.band_stats": False}),
     "no_tta": Variant("one view (no test-time augmentation)",
                       infer={"predict.tta": ("orig",), "predict.max_views": 0}),
     "one_fold_model": Variant("fold 0's model only instead of the fold ensemble (the same "

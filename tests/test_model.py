@@ -9,6 +9,7 @@ import timm
 import torch
 import torch.nn as nn
 
+from common.model.band_stats import band_statistics
 from common.model.frontend import FrontendConfig
 from common.model.sed import (
     BirdModel,
@@ -72,6 +73,30 @@ def test_spec_augment_hook_only_applies_when_given():
     assert aug.shapes == [(2, 1, 64, 63)]  # called once, on the spectrogram
     assert torch.equal(augmented, blank)
     assert not torch.allclose(plain, augmented)
+
+
+def test_band_statistics_are_per_band_mean_std_max():
+    spec = torch.randn(3, 1, 4, 10)
+    stats = band_statistics(spec)
+    assert stats.shape == (3, 12)
+    torch.testing.assert_close(stats[:, :4], spec[:, 0].mean(-1))
+    torch.testing.assert_close(stats[:, 4:8], spec[:, 0].std(-1))
+    torch.testing.assert_close(stats[:, 8:], spec[:, 0].amax(-1))
+
+
+def test_band_stats_path_adds_its_logits_to_the_head():
+    import dataclasses
+
+    model = tiny_model(dataclasses.replace(TINY, band_stats=True)).eval()
+    assert tiny_model().band_stats is None
+    spec = torch.randn(2, 1, FRONT.n_mels, 63)
+    with torch.no_grad():
+        out = model.forward_spec(spec)
+        head = model.head(model.forward_features(spec))
+        band = model.band_stats(spec)
+    assert band.shape == (2, NUM_CLASSES) and band.abs().sum() > 0
+    torch.testing.assert_close(out["clip_logits"], head["clip_logits"] + band)
+    torch.testing.assert_close(out["frame_logits"], head["frame_logits"] + band[:, None])
 
 
 def test_gem_limits():

@@ -24,6 +24,7 @@ import torch.nn as nn
 from timm.models import group_parameters, load_state_dict
 
 from common.core.config import dataclass_from_dict, param
+from common.model.band_stats import BandStats
 from common.model.frontend import Frontend, FrontendConfig
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ class ModelConfig:
         "", "local weights file for the backbone (.safetensors/.pth/.bin), e.g. in an attached "
         "Kaggle dataset or model under /kaggle/input; '' = the hub. Used only when pretrained")
     in_chans: int = param(1, "spectrogram channels; a 3-channel pretrained stem is summed to 1")
+    band_stats: bool = param(
+        False, "add a linear path from per-mel-band mean/std/max of the spectrogram to the "
+        "logits (common.model.band_stats), trained with the CNN")
     drop_rate: float = param(0.25, "dropout in the SED head, before and after the projection")
     drop_path_rate: float = param(0.2, "stochastic depth inside the backbone")
     head_hidden: int = param(512, "channels of the head projection between GeM and attention")
@@ -143,19 +147,27 @@ class BirdModel(nn.Module):
     at hand; ``forward_features`` for the backbone feature map (embeddings).
     """
 
-    def __init__(self, frontend: Frontend, backbone: nn.Module, head: SEDHead) -> None:
+    def __init__(self, frontend: Frontend, backbone: nn.Module, head: SEDHead,
+                 band_stats: BandStats | None = None) -> None:
         super().__init__()
         self.frontend = frontend
         self.backbone = backbone
         self.head = head
+        self.band_stats = band_stats
 
     def forward_features(self, spec: torch.Tensor) -> torch.Tensor:
         """Args: spec ``(B, in_chans, n_mels, frames)``. Returns ``(B, C, F', T')``."""
         return self.backbone.forward_features(spec)
 
     def forward_spec(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Args: spec ``(B, in_chans, n_mels, frames)``. Returns the head's dict."""
-        return self.head(self.forward_features(spec))
+        """Args: spec ``(B, in_chans, n_mels, frames)``. Returns the head's dict (with the
+        band-statistics logits added to clip and frame logits when the model has that path)."""
+        out = self.head(self.forward_features(spec))
+        if self.band_stats is not None:
+            band = self.band_stats(spec).to(out["clip_logits"].dtype)
+            out = {"clip_logits": out["clip_logits"] + band,
+                   "frame_logits": out["frame_logits"] + band[:, None, :]}
+        return out
 
     def forward(
         self, wave: torch.Tensor, spec_augment: nn.Module | None = None
@@ -269,7 +281,9 @@ def build_model(
         drop_rate=model_cfg.drop_rate,
         gem_p=model_cfg.gem_p,
     )
-    return BirdModel(Frontend(frontend_cfg), backbone, head)
+    band = (BandStats(frontend_cfg.n_mels, num_classes, model_cfg.drop_rate)
+            if model_cfg.band_stats else None)
+    return BirdModel(Frontend(frontend_cfg), backbone, head, band)
 
 
 def backbone_stage_groups(backbone: nn.Module) -> list[list[str]]:

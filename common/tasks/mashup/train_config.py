@@ -10,7 +10,8 @@ from common.stages.train.config import TrainConfig
 
 # The shared cpu preset's choices measured on BirdCLEF only (its mashup demo figures were
 # measured with 20 epochs, cross-entropy and the task's augmentation).
-_BIRDCLEF_CPU_CHOICES = ("objective.loss", "spec_augment.p", "wave_augment.p_simulate")
+_BIRDCLEF_CPU_CHOICES = ("objective.loss", "spec_augment.p", "wave_augment.p_simulate",
+                         "model.band_stats")
 
 
 @dataclass(frozen=True)
