@@ -97,6 +97,8 @@ result = run_inference(cfg)
 
 # %%
 show_table(result.submission_df.head(), title=f"submission.csv: {result.submission_df.shape}")
+for title, table in result.tables.items():  # the task's own tables (e.g. single models vs blend)
+    show_table(table, title=title)
 
 # %% [markdown]
 # ## Speed and budget decisions

@@ -31,10 +31,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from common.core.config import leaf_fields, resolve_alias, stage_class
+from common.stages.infer.rows import MEMBER_SUBMISSIONS
 from common.tasks import DEFAULT_TASK, get_task, task_names
 from common.tasks.base import DATASET_SUFFIXES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -298,6 +303,16 @@ def run_stage(stage: Stage, input_root: Path, preset: str, log_dir: Path,
     return working_dir
 
 
+def member_scores(spec: Any, solution_df: pd.DataFrame, folder: Path) -> dict[str, float]:
+    """``{name: score}`` of each single model's submission nb04 wrote in ``folder``
+    (:data:`common.stages.infer.rows.MEMBER_SUBMISSIONS`, ``<name>.csv``; a task that blends
+    models writes them), scored like the submission; empty without the folder."""
+    from common.data.competition import read_csv_str
+
+    return {path.stem: round(float(spec.score(solution_df, read_csv_str(path))), 4)
+            for path in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
+
+
 def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
                  answer_key: str | Path | None = None, stages: tuple[str, ...] | None = None,
                  task: str = DEFAULT_TASK, settings: dict[str, str] | None = None
@@ -308,7 +323,8 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
     (:func:`stage_flags`).
 
     With ``answer_key`` (the hidden solution CSV) the submission is scored with the task's
-    metric (:func:`common.tasks.base.score`); the summary holds ``score`` and ``metric``.
+    metric (:func:`common.tasks.base.score`); the summary holds ``score`` and ``metric``, and
+    ``member_scores`` when nb04 wrote single-model submissions (:func:`member_scores`).
     """
     spec = get_task(task)
     competition_dir = Path(competition_dir)
@@ -344,6 +360,9 @@ def run_pipeline(competition_dir: str | Path, work_dir: str | Path, preset: str,
             summary["metric"] = spec.metric
             solution_df, submission_df = read_csv_str(answer_key), read_csv_str(final)
             summary["score"] = round(float(spec.score(solution_df, submission_df)), 4)
+            members = member_scores(spec, solution_df, produced.parent / MEMBER_SUBMISSIONS)
+            if members:
+                summary["member_scores"] = members
     (work_dir / "pipeline_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -388,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     if "score" in summary:
         metric = {"macro_roc_auc": "macro ROC-AUC", "macro_f1": "macro F1"}[summary["metric"]]
         print(f"  score        {metric} {summary['score']:.4f} against the answer key")
+        for name, score in dict(summary.get("member_scores") or {}).items():
+            print(f"    single model {name}: {metric} {score:.4f}")
     return 0
 
 

@@ -132,3 +132,21 @@ def test_blend_weights_ignore_rows_without_oof_and_validate_input():
     with pytest.raises(ValueError, match="rows"):
         blend_weights([a, b], y[:3])
     assert blend_weights([b], y).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_macro_f1_blend_is_never_worse_oof_than_its_best_member(seed):
+    # The grid holds every member alone (its vertices), so the search cannot lose to a member
+    # on the rows it chose the weights on, however the members err.
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 6, 90)
+    members = []
+    for skill in (0.2, 0.45, 0.7):
+        probs = rng.dirichlet(np.ones(6), len(y))
+        right = rng.random(len(y)) < skill
+        probs[right, y[right]] += 1.0
+        members.append(probs / probs.sum(axis=1, keepdims=True))
+    weights = blend_weights(members, y, "macro_f1", step=0.1)
+    assert np.isclose(_simplex_grid(3, 0.1), np.eye(3)[:, None]).all(axis=2).any(axis=1).all()
+    best_single = max(macro_f1_probs(y, p) for p in members)
+    assert macro_f1_probs(y, blend(members, weights)) >= best_single - 1e-12

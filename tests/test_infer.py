@@ -20,6 +20,7 @@ from common.model.checkpoint import save_checkpoint
 from common.model.frontend import FrontendConfig
 from common.model.sed import build_model
 from common.stages.infer.config import InferConfig
+from common.stages.infer.rows import MEMBER_SUBMISSIONS
 from common.stages.infer.run import run_inference
 from common.stages.infer.tta import VIEWS
 from common.tasks import get_task
@@ -225,6 +226,22 @@ def test_feature_blend_overrides_the_cnn_when_its_weights_favour_it(mashup_root,
     assert info["members"] == ["cnn", "logreg"] and info["weights"]["logreg"] == 0.9
     assert info["dropped"] == ["extra_trees (weight 0)"] and info["labels_changed"] == 4
     assert info["n_train_rows"] == 12
+    # Each single model's submission next to the blend's, and the table of models.
+    members = blended.output_dir / MEMBER_SUBMISSIONS
+    assert sorted(p.stem for p in members.glob("*.csv")) == ["cnn", "extra_trees", "logreg"]
+    assert pd.read_csv(members / "cnn.csv", dtype=str).equals(
+        pd.read_csv(tmp_path / "cnn" / "submission.csv", dtype=str))
+    logreg = pd.read_csv(members / "logreg.csv", dtype=str).set_index("id")["genre"]
+    assert {p.stem: logreg[p.stem] for p in paths} == targets
+    table = pd.read_csv(blended.output_dir / "model_scores.csv")
+    assert table["model"].tolist() == ["cnn", "logreg", "extra_trees", "blend"]
+    assert table["blend_weight"].tolist() == pytest.approx([0.1, 0.9, 0.0, 1.0])
+    oof = table["oof_macro_f1"].tolist()
+    assert oof[:2] == [0.5, 0.6] and np.isnan(oof[2]) and oof[3] == 0.62
+    assert table["test_agreement"].iloc[-1] == 1.0
+    assert list(blended.tables.values())[0].equals(table)
     off = run_inference(mashup_config(root, tmp_path / "off", tta=("orig",), max_files=4,
                                       feature_blend=False))
     assert off.submission_df.equals(cnn.submission_df)
+    assert pd.read_csv(off.output_dir / "model_scores.csv")["model"].tolist() == [
+        "cnn", "submission"]

@@ -17,6 +17,7 @@ from devtools.pipeline import (
     STAGES,
     StageFailed,
     main,
+    member_scores,
     parse_settings,
     run_pipeline,
     stage_flags,
@@ -158,6 +159,22 @@ def test_an_interrupt_stops_the_stage_and_its_workers_and_the_rerun_resumes(
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "run" / "input" / "birdclef-2026-prep" / "train_folds.csv").is_file()
+
+
+def test_member_submissions_are_scored_like_the_submission(tmp_path):
+    import pandas as pd
+
+    task = get_task("messy-mashup")
+    solution = pd.DataFrame({"id": ["a", "b", "c", "d"],
+                             "genre": ["jazz", "rock", "jazz", "pop"]})
+    assert member_scores(task, solution, tmp_path / "member_submissions") == {}
+    folder = tmp_path / "member_submissions"
+    folder.mkdir()
+    solution.to_csv(folder / "cnn.csv", index=False)
+    solution.assign(genre=["rock", "jazz", "rock", "jazz"]).to_csv(folder / "logreg.csv",
+                                                                  index=False)
+    scores = member_scores(task, solution, folder)
+    assert scores == {"cnn": 1.0, "logreg": 0.0}
 
 
 def test_stage_slugs_follow_the_task():

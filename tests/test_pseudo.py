@@ -9,8 +9,10 @@ arrays in test_pseudo_tables.py.
 
 import json
 import os
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from common.audio.cache import AudioCache
@@ -277,3 +279,41 @@ def test_mashup_threshold_above_one_keeps_nothing(mashup_teacher_root):
     assert not list(out.glob("*_student_fold*_best.pt"))
     assert not (out / "cache" / "index.csv").is_file()  # nothing to keep
     assert (out / "figures" / "confidence_histogram.png").stat().st_size > 0
+
+
+def test_mashup_threshold_is_chosen_on_the_teachers_oof(mashup_run, mashup_teacher_root):
+    # A teacher whose OOF clips are right down to a confidence c and wrong below it: at target
+    # precision 1 the cut is c, so exactly the test clips at or above c are kept.
+    _, result = mashup_run
+    test_conf = np.sort(result.clips_df["confidence"].astype(float).to_numpy())[::-1]
+    cut = float(test_conf[1] + test_conf[2]) / 2  # keeps the two most confident test clips
+    root = mashup_teacher_root.parent.parent / "nb03_mashup_calibrated" / "input"
+    root.mkdir(parents=True)
+    for name in ("messy-mashup", "messy-mashup-prep"):
+        os.symlink((mashup_teacher_root / name).resolve(), root / name)
+    models = root / "messy-mashup-models"
+    shutil.copytree(mashup_teacher_root / "messy-mashup-models", models)
+    train_df = load_prep(root / "messy-mashup-prep").train_df.iloc[:3]
+    rows = []
+    for (key, label), (conf, right) in zip(train_df[["filename", "primary_label"]].to_numpy(),
+                                           [(1.0, True), (cut, True), (cut / 2, False)]):
+        j = GENRE_LIST.index(label) if right else (GENRE_LIST.index(label) + 1) % len(GENRES)
+        probs = np.full(len(GENRES), (1 - conf) / (len(GENRES) - 1))
+        probs[j] = conf
+        rows.append([key, 0, *probs])
+    pd.DataFrame(rows, columns=["key", "fold", *GENRE_LIST]).to_csv(models / "oof_clips.csv",
+                                                                    index=False)
+    cfg, calibrated = mashup_pseudo(root, "pseudo_calibrated", target_precision=1.0,
+                                    min_calibration_clips=2, train_student=False)
+    summary = calibrated.summary
+    assert summary["calibration_source"] == "oof"
+    assert summary["min_confidence"] == pytest.approx(cut, abs=1e-6)
+    assert (summary["calibration_oof_precision"], summary["calibration_oof_share"]) == (
+        1.0, round(2 / 3, 4))
+    assert summary["n_clips"] == 2 and summary["share_kept"] == 0.5
+    # too few OOF clips above the cut for the target: the fixed min_confidence again
+    cfg, fixed = mashup_pseudo(root, "pseudo_fallback", target_precision=1.0,
+                               min_calibration_clips=3, train_student=False,
+                               min_confidence=1.01)
+    assert fixed.summary["calibration_source"].startswith("min_confidence")
+    assert fixed.summary["n_clips"] == 0

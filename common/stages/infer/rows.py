@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from common.stages.infer.config import InferConfig
     from common.stages.infer.predictor import Predictions
 
-__all__ = ["SubmissionRows"]
+__all__ = ["MEMBER_SUBMISSIONS", "SubmissionRows"]
+
+# A task whose submission blends several models may write each single model's submission here
+# (``<name>.csv``, the submission's layout) so that they can be scored like the blend (the
+# pipeline runner scores them against an answer key).
+MEMBER_SUBMISSIONS = "member_submissions"
 
 
 class SubmissionRows(ABC):
@@ -63,4 +68,8 @@ class SubmissionRows(ABC):
 
     def report(self) -> dict[str, Any]:
         """Task-specific entries of ``infer_report.json``."""
+        return {}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Task-specific tables nb04 shows (``{title: table}``); none by default."""
         return {}

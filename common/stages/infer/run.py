@@ -37,7 +37,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ class InferResult:
     report: dict[str, Any]
     figures: dict[str, Path]
     predictions: Predictions | None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # the task's (rows.tables)
 
 
 def load_ensemble(cfg: InferConfig, classes: list[str]) -> list[Member]:
@@ -210,4 +211,5 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     (out / "infer_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("inference done: %d rows in %.1f s -> %s", len(submission_df),
              report["seconds"], out / "submission.csv")
-    return InferResult(out, submission_df, timings_df, report, figures, predictions)
+    return InferResult(out, submission_df, timings_df, report, figures, predictions,
+                       rows.tables())

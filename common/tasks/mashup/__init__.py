@@ -16,7 +16,9 @@ regression and extra trees) is blended with the CNN.
   (:class:`MashupTrainConfig`: the baseline's fields), ``features`` (194 clip statistics),
   ``feature_models`` (logistic regression, extra trees, OOF, blend weights), ``baselines`` (their
   out-of-fold report and the blend);
-- nb03: ``pseudo`` (:class:`ClipLabeller`: confident test clips become one-hot labels);
+- nb03: ``pseudo`` (:class:`ClipLabeller`: confident test clips become one-hot labels),
+  ``pseudo_config`` (:class:`MashupPseudoConfig`: the target precision), ``calibration`` (the
+  confidence cut read from nb02's OOF clips);
 - nb04: ``infer`` (:class:`ClipRows`: windows pooled per clip, the blend, one genre per clip),
   ``infer_config`` (:class:`MashupInferConfig`), ``feature_blend`` (the blend refitted).
 """

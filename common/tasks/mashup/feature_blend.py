@@ -3,8 +3,9 @@
 nb02 publishes, next to its checkpoints, ``features.csv`` (``key, <label>, fold`` and the
 :data:`common.tasks.mashup.features.FEATURE_NAMES` columns of every training clip) and
 ``blend.json`` (``{"weights": {"cnn": w, "logreg": w, "extra_trees": w}, "oof_macro_f1":
-{...}}``: weights chosen on out-of-fold predictions). Here the feature models with a positive
-weight are refitted on every training row
+{...}}``: weights chosen on out-of-fold predictions). Here every feature model of the blend
+file is refitted on every training row (those with weight 0 too: nb04 reports each single
+model's test predictions next to the blend's, :mod:`common.tasks.mashup.infer`)
 (:func:`common.tasks.mashup.feature_models.fit_final_feature_models`, fixed seed), the test
 clips' features are extracted in parallel, and the clip probabilities are blended with those
 weights (:func:`common.tasks.mashup.feature_models.blend`) before the arg-max.
@@ -47,7 +48,7 @@ class FeatureBlend:
     """Refitted feature models and the blend weights nb04 applies to test clips."""
 
     weights: dict[str, float]  # member -> weight ("cnn" + feature models), summing to 1
-    models: FeatureModels  # fitted on every training row
+    models: FeatureModels  # fitted on every training row (zero-weight models too)
     oof_macro_f1: dict[str, float] = field(default_factory=dict)  # from blend.json, reported
     n_train_rows: int = 0
     dropped: list[str] = field(default_factory=list)  # members of blend.json left out, why
@@ -117,9 +118,11 @@ def load_feature_blend(models_dir: str | Path, classes: Sequence[str], label_col
     dropped += [f"{name} (unknown model)" for name in unknown]
     weights = {name: w for name, w in raw.items()
                if w > 0 and (name == CNN or name in MODEL_BUILDERS)}
-    feature_models = [name for name in weights if name != CNN]
-    if not feature_models:
+    if not [name for name in weights if name != CNN]:
         return _unusable(blend_path, f"no feature model has a positive weight in {raw}")
+    # Zero-weight members are refitted too (they add nothing to the blend): their test
+    # predictions are reported as single models.
+    feature_models = [name for name in raw if name != CNN and name in MODEL_BUILDERS]
     total = sum(weights.values())
     weights = {name: w / total for name, w in weights.items()}
 

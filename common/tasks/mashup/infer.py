@@ -6,8 +6,12 @@ models run it refits nb02's feature models and extracts the test clips' features
 probabilities (:func:`common.stages.infer.ensemble.pool_clips`, the rule nb02's validation
 used), blends, and writes the arg-max genre per clip (:func:`build_clip_submission`: the
 sample submission's ids first, ids = file stems) and ``clip_probs.csv`` (``id`` + the final
-probability of each genre). Figures: clips per predicted genre and the top-probability
-histogram; the report adds the predicted counts and the blend.
+probability of each genre). Each single model (the CNN ensemble and every feature model of the
+blend file, weight 0 included) also gets its own submission in
+:data:`common.stages.infer.rows.MEMBER_SUBMISSIONS` (scored like the blend by the pipeline
+runner), and ``model_scores.csv`` puts each one's blend weight and OOF macro F1 (nb02's) next
+to the blend's, with its test agreement with the submission. Figures: clips per predicted genre
+and the top-probability histogram; the report adds the predicted counts and the blend.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from common.core.runtime import resolve_workers
 from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.ensemble import pool_clips
-from common.stages.infer.rows import SubmissionRows
+from common.stages.infer.rows import MEMBER_SUBMISSIONS, SubmissionRows
 from common.tasks.mashup.feature_blend import FeatureBlend, load_feature_blend
 
 if TYPE_CHECKING:
@@ -33,11 +37,13 @@ if TYPE_CHECKING:
     from common.tasks.mashup.infer_config import MashupInferConfig
     from common.tasks.mashup.task import MashupTask
 
-__all__ = ["CLIP_PROBS_CSV", "ClipRows", "build_clip_submission", "clip_table"]
+__all__ = ["CLIP_PROBS_CSV", "MODEL_SCORES_CSV", "ClipRows", "build_clip_submission",
+           "clip_table"]
 
 log = logging.getLogger(__name__)
 
 CLIP_PROBS_CSV = "clip_probs.csv"  # every clip's final probabilities, in the submission's order
+MODEL_SCORES_CSV = "model_scores.csv"  # each single model next to the blend (see the module doc)
 
 
 def build_clip_submission(task: MashupTask, ids: Sequence[str], clip_probs: np.ndarray,
@@ -101,6 +107,7 @@ class ClipRows(SubmissionRows):
         self.blend_info: dict[str, Any] = {}
         self.submission_df = pd.DataFrame()
         self.clip_probs = np.zeros((0, len(self.classes)), np.float32)
+        self.models_df = pd.DataFrame()
 
     def prepare(self, paths: list[Path]) -> None:
         """Refit the feature models and extract the test clips' features (when asked for and
@@ -137,7 +144,9 @@ class ClipRows(SubmissionRows):
         prior = (clip_probs[seen].mean(axis=0) if seen.any()
                  else np.full(len(classes), self.cfg.fallback_probability, np.float32))
         clip_probs = np.where(seen[:, None], clip_probs, prior[None, :]).astype(np.float32)
+        members = {"cnn": clip_probs}
         if self.blend is not None:
+            members.update(self.feature_probs)
             cnn_labels = clip_probs.argmax(axis=1)
             clip_probs = self.blend.combine(clip_probs, self.feature_probs)
             self.blend_info["labels_changed"] = int(
@@ -147,7 +156,36 @@ class ClipRows(SubmissionRows):
         clip_table(clip_ids, clip_probs, classes).to_csv(out / CLIP_PROBS_CSV, index=False,
                                                          float_format="%.6g")
         self.submission_df, self.clip_probs = submission_df, clip_probs
+        self.models_df = self._member_submissions(ids, members, sample_df, prior, out)
         return submission_df
+
+    def _member_submissions(self, ids: list[str], members: dict[str, np.ndarray],
+                            sample_df: pd.DataFrame, prior: np.ndarray, out: Path
+                            ) -> pd.DataFrame:
+        """Each single model's submission (``MEMBER_SUBMISSIONS/<name>.csv``) and the table of
+        models: blend weight, nb02's OOF macro F1, share of test clips labelled like the
+        submission (``model_scores.csv``; the blend's row last)."""
+        folder = out / MEMBER_SUBMISSIONS
+        folder.mkdir(parents=True, exist_ok=True)
+        blend = self.blend
+        weights = blend.weights if blend else {"cnn": 1.0}
+        oof = blend.oof_macro_f1 if blend else {}
+        label = self.task.label_column
+        final = self.submission_df.set_index(self.task.id_column)[label]
+        rows = []
+        for name, probs in members.items():
+            member_df, _, _ = build_clip_submission(self.task, ids, probs, self.classes,
+                                                    sample_df, prior)
+            member_df.to_csv(folder / f"{name}.csv", index=False)
+            same = member_df.set_index(self.task.id_column)[label].reindex(final.index) == final
+            rows.append({"model": name, "blend_weight": round(float(weights.get(name, 0.0)), 4),
+                         "oof_macro_f1": oof.get(name), "test_agreement": float(same.mean())
+                         if len(final) else None})
+        rows.append({"model": "blend" if blend else "submission", "blend_weight": 1.0,
+                     "oof_macro_f1": oof.get("blend"), "test_agreement": 1.0})
+        table = pd.DataFrame(rows)
+        table.to_csv(out / MODEL_SCORES_CSV, index=False)
+        return table
 
     def figures(self, out: Path) -> dict[str, Path]:
         """Predicted class counts and the top-probability histogram of the clips."""
@@ -155,6 +193,10 @@ class ClipRows(SubmissionRows):
         top = self.clip_probs.max(axis=1) if len(self.clip_probs) else np.zeros(0)
         fig = plots.clip_predictions(labels, top, self.classes, title=f"nb04 {self.task.name}")
         return {"clip_predictions": save_figure(fig, out / "figures" / "clip_predictions.png")}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Each single model next to the blend (``model_scores.csv``)."""
+        return {"Single models and the blend (OOF macro F1 from nb02)": self.models_df}
 
     def report(self) -> dict[str, Any]:
         """Clips, predicted counts per class and the blend (members, weights, what changed)."""

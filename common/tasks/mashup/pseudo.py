@@ -4,10 +4,12 @@
   scored by nb04's engine (every 5-s window, the task's TTA views, softmax); the window
   probabilities are pooled per clip (mean, :func:`common.stages.infer.ensemble.pool_clips`, as
   nb04 does) and written for every scored clip to ``pseudo_clip_probs.csv``.
-- A clip is pseudo-labelled when its top probability is at least ``min_confidence`` (0.95, the
-  write-up's threshold); its target is the one-hot arg-max (``clip_targets="hard"``: at that
-  confidence a hard label is the recipe) or the pooled probabilities sharpened by
-  ``target_power`` and renormalised (``"soft"``). The table
+- A clip is pseudo-labelled when its top probability reaches the cut chosen on the teacher's
+  OOF clips (:mod:`common.tasks.mashup.calibration`: the lowest cut at which nb02's OOF clips
+  are right ``target_precision`` of the time; ``min_confidence``, the write-up's 0.95, when
+  calibration is off or finds no cut); its target is the one-hot arg-max
+  (``clip_targets="hard"``: at that precision a hard label is the recipe) or the pooled
+  probabilities sharpened by ``target_power`` and renormalised (``"soft"``). The table
   (:data:`common.stages.pseudo.tables.CLIP_META_COLUMNS` then one column per class) has ``key``
   = the path relative to the competition folder (``test/<id>.wav``) and no ``start_seconds``,
   so nb02 crops the clip like a training clip; ``fold`` is -1 (test clips are never validated
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from common.core.paths import find_dataset_dir
 from common.data import competition as comp
 from common.report import prediction_plots as plots
 from common.report.plots import save_figure
@@ -46,6 +49,7 @@ from common.stages.pseudo.tables import (
     clip_probs_table,
     clip_pseudo_label_table,
 )
+from common.tasks.mashup.calibration import Calibration, calibrated_threshold
 
 if TYPE_CHECKING:
     from common.data.prep_data import PrepData
@@ -62,7 +66,7 @@ class ClipLabeller(PseudoLabeller):
 
     unit = "clip"
     trim_cache_padding = True  # a cached clip is the decoded file: nb02 crops inside it
-    summary_keys = ("n_clips_scored", "n_clips", "share_kept", "students")
+    summary_keys = ("n_clips_scored", "n_clips", "share_kept", "min_confidence", "students")
 
     def __init__(self, cfg: PseudoConfig, prep: PrepData, competition_dir: Path,
                  test_dir: str) -> None:
@@ -70,6 +74,23 @@ class ClipLabeller(PseudoLabeller):
         self.test_dir = test_dir  # nb04's test folder: the unlabelled audio
         self.prefix = f"{test_dir.strip('/')}/"
         self.dataset_title = f"{self.cfg.task} pseudo labels (nb03)"
+        self.calibration = self._calibrate()
+
+    def _calibrate(self) -> Calibration:
+        """The cut from nb02's OOF clips (``target_precision``; the task's config class adds
+        it), else ``min_confidence``. Every round uses it: later teachers are students
+        without OOF clips of their own."""
+        cfg = self.cfg
+        target = float(getattr(cfg, "target_precision", 0.0))
+        models_dir = None
+        if target > 0:
+            try:
+                models_dir = find_dataset_dir(cfg.input_root, cfg.models_slug)
+            except FileNotFoundError:
+                target = 0.0
+        return calibrated_threshold(models_dir or Path("."), self.prep.train_df, self.classes,
+                                    target, int(getattr(cfg, "min_calibration_clips", 1)),
+                                    cfg.min_confidence)
 
     def audio(self) -> PseudoAudio:
         paths = list_test_files(self.competition_dir / self.test_dir, self.cfg.max_files)
@@ -78,7 +99,8 @@ class ClipLabeller(PseudoLabeller):
     def describe(self, audio: PseudoAudio) -> str:
         cfg = self.cfg
         return (f"{len(audio.paths)} {audio.audio_dir} clips to label (top probability >= "
-                f"{cfg.min_confidence:g}, {cfg.clip_targets} targets)")
+                f"{self.calibration.threshold:.4g}, from {self.calibration.source}; "
+                f"{cfg.clip_targets} targets)")
 
     @property
     def hard_name(self) -> str:
@@ -94,7 +116,7 @@ class ClipLabeller(PseudoLabeller):
     def soft_table(self, scored: Scored, probs: np.ndarray) -> pd.DataFrame:
         cfg = self.cfg
         return clip_pseudo_label_table(
-            self._clips(scored, probs), self.classes, min_confidence=cfg.min_confidence,
+            self._clips(scored, probs), self.classes, min_confidence=self.calibration.threshold,
             targets=cfg.clip_targets, target_power=cfg.target_power, max_clips=cfg.max_windows,
             weight=cfg.pseudo_weight)
 
@@ -114,7 +136,8 @@ class ClipLabeller(PseudoLabeller):
             "n_failed_files": len(scored.failed),
             "n_clips_scored": int(len(clips)), "n_clips": int(len(soft_df)),
             "share_kept": round(len(soft_df) / len(clips), 4) if len(clips) else None,
-            "min_confidence": cfg.min_confidence, "clip_targets": cfg.clip_targets,
+            "min_confidence": round(self.calibration.threshold, 6),
+            **self.calibration.to_dict(), "clip_targets": cfg.clip_targets,
             "target_power": cfg.target_power,
             "mean_confidence": float(soft_df["confidence"].mean()) if len(soft_df) else None,
             "mean_confidence_scored": float(clips["confidence"].mean()) if len(clips) else None,
@@ -122,8 +145,8 @@ class ClipLabeller(PseudoLabeller):
                                                 counts["n_clips"].astype(int).tolist())),
             "n_clips_per_fold_table": {str(k): v for k, v in sorted(fold_rows.items())},
         }
-        log.info("round %d pseudo labels: %d of %d clips with a top probability >= %g (%s)", r,
-                 len(soft_df), len(clips), cfg.min_confidence,
+        log.info("round %d pseudo labels: %d of %d clips with a top probability >= %.4g (%s)",
+                 r, len(soft_df), len(clips), self.calibration.threshold,
                  ", ".join(f"{c} {v}" for c, v in summary["pseudo_labels_per_class"].items()))
         return summary
 
@@ -144,11 +167,12 @@ class ClipLabeller(PseudoLabeller):
         counts_df[["n_scored", "n_clips"]] = counts_df[["n_scored", "n_clips"]].astype(int)
         figures = {
             "confidence_histogram": save_figure(
-                plots.confidence_histogram(clips_df["confidence"].to_numpy(), cfg.min_confidence,
+                plots.confidence_histogram(clips_df["confidence"].to_numpy(),
+                                           self.calibration.threshold,
                                            title=f"round {final} teacher", unit="clip"),
                 out / "figures" / "confidence_histogram.png"),
             "pseudo_labels_per_class": save_figure(
-                plots.pseudo_clip_counts(counts_df, cfg.min_confidence,
+                plots.pseudo_clip_counts(counts_df, self.calibration.threshold,
                                          title=f"(round {final})"),
                 out / "figures" / "pseudo_labels_per_class.png"),
         }
