@@ -150,7 +150,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     if cfg.predict.tune_malloc:
         tune_malloc()
     if cfg.predict.backend != "torch":
-        ensure_backend(cfg.predict.backend, cfg.input_root)
+        ensure_backend(cfg.predict.backend, cfg.input_root, int8=cfg.predict.int8)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
