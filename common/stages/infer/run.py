@@ -52,7 +52,7 @@ from common.stages.infer.backends.allocator import tune_malloc
 from common.stages.infer.backends.install import ensure_backend
 from common.stages.infer.backends.int8 import apply_int8
 from common.stages.infer.backends.select import measured_speeds
-from common.stages.infer.budget import initial_plan
+from common.stages.infer.budget import initial_plan, speed_key
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import (
@@ -175,7 +175,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
         # measures itself and replans.
         predict_cfg, projected = initial_plan(
             cfg.predict, members, len(paths), math.ceil(task.clip_seconds / task.window_seconds),
-            backend=cfg.predict.backend)
+            backend=speed_key(members, cfg.predict.backend))
         predictions, probs = predict_files(members, paths, predict_cfg, classes, task, clock,
                                            started_at)
     else:
