@@ -326,6 +326,21 @@ def main() -> None:
         load = os.getloadavg()
         native = child(args, {})
         capped = child(args, ISA_CAP)
+        load_after = os.getloadavg()
+        frames = 1 + frontend_cfg.clip_samples // frontend_cfg.hop_length
+        passes = len(fold_duplicate_views(views, frontend_cfg))
+        print(f"backbone {args.backbone}, input 1x{args.n_mels}x{frames}, {args.n_models} "
+              f"models, views {views} ({passes} passes), batch {args.batch}, {args.threads} "
+              f"threads; load average {load[0]:.2f} before, {load_after[0]:.2f} after "
+              f"({os.cpu_count()} CPUs); recipe = {args.target_files} files x 12 windows x "
+              f"{args.target_models} models x {passes} passes, decode + frontend once per window "
+              f"pass")
+        report("native ISA", native, args)
+        cap = ", ".join(f"{k}={v}" for k, v in ISA_CAP.items())
+        minutes = report(f"ISA capped to Kaggle's ({cap})", capped, args)
+        print("  what the cap reaches: " + "; ".join(f"{k} {v}" for k, v in CAP_REACHES.items()))
+        summary(args, capped, minutes)
+        sys.stdout.flush()
         # Allocator before/after: torch only, the children taking turns (``--compare-malloc``
         # rounds), best of each, so a change in load does not decide it.
         torch_only = {"backends": "torch", "int8": 0, "rounds": 1}
@@ -338,34 +353,27 @@ def main() -> None:
             return tuple(runs)
 
         pairs = [allocator_round() for _ in range(args.compare_malloc)]
-        load_after = os.getloadavg()
-    frames = 1 + frontend_cfg.clip_samples // frontend_cfg.hop_length
-    passes = len(fold_duplicate_views(views, frontend_cfg))
-    print(f"backbone {args.backbone}, input 1x{args.n_mels}x{frames}, {args.n_models} models, "
-          f"views {views} ({passes} passes), batch {args.batch}, {args.threads} threads; load "
-          f"average {load[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} CPUs); "
-          f"recipe = {args.target_files} files x 12 windows x {args.target_models} models x "
-          f"{passes} passes, decode + frontend once per window pass")
-    report("native ISA", native, args)
-    cap = ", ".join(f"{k}={v}" for k, v in ISA_CAP.items())
-    minutes = report(f"ISA capped to Kaggle's ({cap})", capped, args)
-    print("  what the cap reaches: " + "; ".join(f"{k} {v}" for k, v in CAP_REACHES.items()))
     if pairs:
-        print("\n" + allocator_line(pairs))
+        print(f"\n{allocator_line(pairs)}; load average {os.getloadavg()[0]:.2f}")
+
+
+def summary(args: argparse.Namespace, capped: dict, minutes: dict[str, float]) -> None:
+    """The targets' line: fastest model pass and the recipe against torch, ISA capped."""
     rates = {k: v["model_rate"] for k, v in capped["backends"].items() if "model_rate" in v}
-    if "torch" in rates and minutes:
-        best = min(minutes, key=minutes.get)
-        fastest = max(rates, key=rates.get)
-        t = capped["backends"]["torch"]
-        # The old way: the loop's per-model rate (decode + frontend shared over --n-models)
-        # charged again for every one of the recipe's models.
-        old = (args.target_files * 12 * t["passes"] * args.target_models / t["loop_rate"]
-               + args.target_models * t["warm_seconds"]) / 60
-        print(f"ISA capped: fastest model pass {fastest}, {rates[fastest] / rates['torch']:.2f}x "
-              f"torch model-only (target >= 1.3x); recipe {best} {minutes[best]:.1f} min vs "
-              f"torch {minutes['torch']:.1f} min here ({minutes[best] / minutes['torch']:.2f} "
-              f"of torch's, target <= 0.5); torch counting decode + frontend once per model, "
-              f"as the planner did: {old:.1f} min")
+    if "torch" not in rates or not minutes:
+        return
+    best = min(minutes, key=minutes.get)
+    fastest = max(rates, key=rates.get)
+    t = capped["backends"]["torch"]
+    # The old way: the loop's per-model rate (decode + frontend shared over --n-models)
+    # charged again for every one of the recipe's models.
+    old = (args.target_files * 12 * t["passes"] * args.target_models / t["loop_rate"]
+           + args.target_models * t["warm_seconds"]) / 60
+    print(f"ISA capped: fastest model pass {fastest}, {rates[fastest] / rates['torch']:.2f}x "
+          f"torch model-only (target >= 1.3x); recipe {best} {minutes[best]:.1f} min vs torch "
+          f"{minutes['torch']:.1f} min here ({minutes[best] / minutes['torch']:.2f} of torch's, "
+          f"target <= 0.5); torch counting decode + frontend once per model, as the planner "
+          f"did: {old:.1f} min")
 
 
 if __name__ == "__main__":
