@@ -41,6 +41,39 @@ def write_tiny_checkpoints(folder: Path, classes: list[str], n: int = 2) -> list
     return paths
 
 
+def tiny_spec(seed: int = 0):
+    """Spectrograms ``(4, 1, n_mels, frames)`` of 4 noise windows through ``TINY_FRONT``."""
+    import numpy as np
+    import torch
+
+    from common.model.frontend import Frontend
+
+    wave = torch.from_numpy(np.random.default_rng(seed).standard_normal(
+        (4, TINY_FRONT.clip_samples)).astype(np.float32) * 0.05)
+    return Frontend(TINY_FRONT).eval()(wave)
+
+
+def smoke_predict_cfg(**changes):
+    """nb04's smoke-preset :class:`PredictConfig` with ``changes``."""
+    import dataclasses
+
+    from common.core.config import apply_preset
+    from common.stages.infer.config import InferConfig
+
+    return dataclasses.replace(apply_preset(InferConfig, "smoke").predict, **changes)
+
+
+def smoke_infer_cfg(input_root, working_dir, **changes):
+    """nb04's smoke-preset config on ``input_root`` with two views and ``changes`` (dotted or
+    unique leaf names)."""
+    from common.core.config import apply_preset, replace_dotted
+    from common.stages.infer.config import InferConfig
+
+    return replace_dotted(apply_preset(InferConfig, "smoke"), {
+        "input_root": str(input_root), "working_dir": str(working_dir), "tta": ("orig", "reverse"),
+        **changes})
+
+
 def make_input_root(root: Path, competition_dir: Path, name: str = "birdclef-2026") -> Path:
     """A folder laid out like /kaggle/input with the competition linked in as ``name``."""
     input_root = root / "input"

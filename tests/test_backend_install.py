@@ -90,6 +90,20 @@ def test_no_wheels_falls_back_to_torch_with_the_reason(tmp_path, monkeypatch, ca
     assert "falling back to torch" in caplog.text
 
 
+def test_openvino_int8_also_installs_its_quantizer(tmp_path, monkeypatch, caplog):
+    # OpenVINO itself is importable here; NNCF is made to look missing, so only int8 asks for it
+    monkeypatch.setitem(install.PACKAGES, "nncf", (("nncf-stand-in", "not_a_module_anywhere"),))
+    real = install.importlib.util.find_spec
+    monkeypatch.setattr(install.importlib.util, "find_spec",
+                        lambda name: None if name == "nncf" else real(name))
+    if base.missing_reason("openvino") is not None:
+        pytest.skip(base.missing_reason("openvino"))
+    assert ensure_backend("openvino", tmp_path, tmp_path / "site")
+    with caplog.at_level(logging.WARNING):
+        assert not ensure_backend("openvino", tmp_path, tmp_path / "site", int8=True)
+    assert "['nncf-stand-in']" in caplog.text
+
+
 def test_a_wheel_folder_without_the_package_falls_back(tmp_path, monkeypatch, caplog):
     build_wheel(tmp_path / "input" / "code" / WHEELS_DIR, name="some_other_package")
     monkeypatch.setitem(base.NEEDS, "openvino", ("not_a_module_anywhere",))

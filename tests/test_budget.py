@@ -86,6 +86,10 @@ def test_inference_must_fit_its_budget_and_leave_a_margin():
     assert not slow.fits and "max_views" in slow.problems[0]
     no_margin = infer_projection(1, 12, 1, 1, 100.0, 1.0, 90, 90, 0.01, 20, "w")
     assert not no_margin.fits and "time_budget_minutes" in no_margin.problems[0]
+    # decoding + frontend (shared_rate) counted once per window and pass, not per model
+    shared = infer_projection(600, 12, 10, 2, 100.0, 10.0, 75, 90, 0.01, 20, "w",
+                              shared_rate=400.0)
+    assert shared.hours * 3600 == pytest.approx(600 * 12 * 2 * (1 / 400 + 10 / 100) + 100)
 
 
 # -- fitting knobs -------------------------------------------------------------------------
@@ -185,6 +189,11 @@ def test_inference_throughput_by_backend():
     assert thr.infer_rate("net", backend="onnx") == pytest.approx(40.0)
     with pytest.raises(KeyError):
         thr.infer_rate("net", backend="openvino")  # not measured yet
+    assert thr.infer_shared_rate() == float("inf")  # older facts: inside each member's figure
+    thr.measured["infer_shared.cpu"] = {"value": 50.0}
+    thr.factors["infer_shared.kaggle_cpu"] = {"value": 2.0, "from": "infer_shared.cpu"}
+    assert thr.infer_shared_rate() == pytest.approx(100.0)
+    assert "infer_shared.cpu" in thr.infer_shared_source()
 
 
 def test_published_workload_is_the_real_competition():

@@ -23,7 +23,7 @@ from common.core.config import apply_preset, replace_dotted
 from common.core.runtime import setup_logging
 from common.data.competition import read_soundscape_labels
 from common.model.frontend import FrontendConfig
-from common.stages.infer.budget import initial_plan, projected_minutes
+from common.stages.infer.budget import initial_plan, projected_minutes, speed_key
 from common.stages.infer.config import PredictConfig
 from common.stages.prep.budget import size_cache
 from common.stages.prep.config import PrepConfig
@@ -169,8 +169,44 @@ def test_nb01_keeps_what_fits_its_budget_and_says_why(tmp_path, tiny_competition
 
 def _members(n):
     backbone = SimpleNamespace(pretrained_cfg={"architecture": "net"})
-    return [SimpleNamespace(frontend_cfg=FrontendConfig(), model=SimpleNamespace(
+    return [SimpleNamespace(frontend_cfg=FrontendConfig(), runner_kind="", model=SimpleNamespace(
         backbone=backbone)) for _ in range(n)]
+
+
+def test_nb04_counts_shared_work_once_per_frontend_not_per_member():
+    facts = {"measured": {"infer.cpu.net": {"value": 10.0}, "infer_compile.cpu": {"value": 0.0},
+                          "infer_shared.cpu": {"value": 40.0},
+                          "infer.cpu_openvino.net": {"value": 20.0}},
+             "factors": {"infer.kaggle_cpu": {"value": 1.0, "from": "infer.cpu"},
+                         "infer_shared.kaggle_cpu": {"value": 1.0, "from": "infer_shared.cpu"},
+                         "infer_compile.kaggle_cpu": {"value": 1.0,
+                                                      "from": "infer_compile.cpu"}}}
+    thr = Throughputs(facts)
+    # 1200 window passes: decode + frontend once (1200 / 40 = 30 s), then 120 s per model.
+    assert projected_minutes(_members(1), ("orig",), 100, 12, thr) * 60 == pytest.approx(150)
+    assert projected_minutes(_members(10), ("orig",), 100, 12, thr) * 60 == pytest.approx(1230)
+    # a second frontend is a second shared pass
+    two = _members(2)
+    two[1].frontend_cfg = FrontendConfig(n_mels=64)
+    assert projected_minutes(two, ("orig",), 100, 12, thr) * 60 == pytest.approx(300)
+    # int8 with no figure of its own projects with its fp32 backend's
+    _, minutes = initial_plan(PredictConfig(tta=("orig",)), _members(10), 100, 12, thr,
+                              backend="openvino_int8")
+    assert minutes * 60 == pytest.approx(30 + 10 * 60)
+    # without a shared figure (older facts) nothing is added: it was inside each member's
+    del facts["measured"]["infer_shared.cpu"]
+    assert projected_minutes(_members(1), ("orig",), 100, 12, Throughputs(facts)) * 60 == \
+        pytest.approx(120)
+
+
+def test_nb04_projects_int8_runs_with_the_int8_figure():
+    members = _members(2)
+    for m in members:
+        m.runner_kind = "openvino int8, 2 threads (macro-AUC change +0.0000, 1.30x)"
+    assert speed_key(members, "openvino") == "openvino_int8"
+    assert speed_key(members, "auto") == "openvino_int8"
+    members[1].runner_kind = ""  # refused: fp32, built later
+    assert speed_key(members, "openvino") == "openvino"
 
 
 def test_nb04_starts_from_the_planners_projection():

@@ -100,13 +100,32 @@ class Throughputs:
         return self._lookup(what, device, _short(model))[1]
 
     def infer_rate(self, model: str, backend: str = DEFAULT_BACKEND) -> float:
-        """nb04: window passes per second per model on Kaggle's CPU for ``backend`` (the hook
-        for ONNX / OpenVINO: their benchmark writes ``infer.kaggle_cpu_<backend>.<model>``)."""
+        """nb04: window passes per second of one member's model on Kaggle's CPU for ``backend``
+        (``torch``, ``openvino``, ``onnxruntime``, or ``<backend>_int8``: their benchmark writes
+        ``infer.cpu_<backend>.<model>``). The decoding and frontend every member shares are
+        :meth:`infer_shared_rate`, counted once per window and view, not per member."""
         return self._infer(model, backend)[0]
 
     def infer_source(self, model: str, backend: str = DEFAULT_BACKEND) -> str:
         """Where :meth:`infer_rate` comes from."""
         return self._infer(model, backend)[1]
+
+    def infer_shared_rate(self) -> float:
+        """nb04's work every member shares, on Kaggle's CPU: window passes per second of
+        decoding and the frontend (one per window and view that costs a pass, whatever the
+        number of members; it runs in PyTorch whatever the backend). ``inf`` when not on
+        record: older facts folded it into each member's :meth:`infer_rate`."""
+        try:
+            return self._lookup("infer_shared", "kaggle_cpu", "")[0]
+        except KeyError:
+            return float("inf")
+
+    def infer_shared_source(self) -> str:
+        """Where :meth:`infer_shared_rate` comes from."""
+        try:
+            return self._lookup("infer_shared", "kaggle_cpu", "")[1]
+        except KeyError:
+            return "no infer_shared figure: counted inside each member's speed"
 
     def _infer(self, model: str, backend: str) -> tuple[float, str]:
         if backend == DEFAULT_BACKEND:

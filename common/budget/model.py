@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass, field
 
 __all__ = ["CSV_BYTES_PER_CELL", "Projection", "StageSpeeds", "audio_gb", "epoch_seconds",
-           "infer_projection", "prep_projection", "pseudo_projection", "pseudo_round_hours",
-           "train_projection"]
+           "infer_projection", "infer_seconds", "prep_projection", "pseudo_projection",
+           "pseudo_round_hours", "train_projection"]
 
 # A probability written with "%.5g" and its comma: "0.0012345," (pseudo-label tables).
 CSV_BYTES_PER_CELL = 11
@@ -173,18 +173,32 @@ def pseudo_projection(round_hours: tuple[float, float], rounds: int, train_stude
     return proj
 
 
+def infer_seconds(n_files: int, windows_per_file: int, n_models: int, n_passes: int,
+                  pass_rate: float, compile_seconds: float, shared_rate: float = float("inf")
+                  ) -> float:
+    """nb04's wall seconds: every window through the shared decoding and frontend once per view
+    pass (``shared_rate``: window passes per second), then through every model's pass
+    (``pass_rate``: window passes per second per model), plus loading and compiling each
+    model (``compile_seconds``)."""
+    window_passes = n_files * windows_per_file * n_passes
+    return (window_passes / shared_rate + window_passes * n_models / pass_rate
+            + n_models * compile_seconds)
+
+
 def infer_projection(n_files: int, windows_per_file: int, n_models: int, n_passes: int,
                      pass_rate: float, compile_seconds: float, budget_minutes: float,
-                     limit_minutes: float, output_gb: float, limit_gb: float, work: str
-                     ) -> Projection:
+                     limit_minutes: float, output_gb: float, limit_gb: float, work: str,
+                     shared_rate: float = float("inf")) -> Projection:
     """nb04: every window through every model and waveform view on Kaggle's CPU.
 
-    ``pass_rate``: window passes per second per model (decode and frontend included);
-    ``compile_seconds``: loading and compiling one model. Fits when the projection is inside
-    the stage's own ``budget_minutes`` (which must leave a margin under ``limit_minutes``).
+    ``pass_rate``: window passes per second per model (the model alone when ``shared_rate``
+    is given, else decode and frontend included); ``shared_rate``: window passes per second of
+    the decoding and frontend all models share (:func:`infer_seconds`); ``compile_seconds``:
+    loading and compiling one model. Fits when the projection is inside the stage's own
+    ``budget_minutes`` (which must leave a margin under ``limit_minutes``).
     """
-    seconds = n_files * windows_per_file * n_models * n_passes / pass_rate
-    seconds += n_models * compile_seconds
+    seconds = infer_seconds(n_files, windows_per_file, n_models, n_passes, pass_rate,
+                            compile_seconds, shared_rate)
     hours = seconds / 3600
     proj = Projection("nb04 infer", work, hours,
                       f"{budget_minutes:g} of {limit_minutes:g} min", output_gb, limit_gb)

@@ -32,6 +32,7 @@ from common.budget.model import (
     pseudo_projection,
     train_projection,
 )
+from common.budget.model import infer_seconds as nb04_seconds
 from common.budget.speeds import GPU_DEVICE, training_speeds
 from common.budget.workload import Workload
 from common.core.config import apply_preset, replace_dotted
@@ -212,11 +213,12 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
     n_models = n_folds + n_students
     views = infer.predict.views
     rate = thr.infer_rate(backbone, backend)
+    shared = thr.infer_shared_rate()  # decoding + frontend: once per window and view, not model
     compile_s = thr.rate("infer_compile", "kaggle_cpu")
 
     def infer_seconds(models: int, k: int) -> float:
         passes = len(fold_duplicate_views(views[:k], train.frontend))
-        return work.n_test_files * wps * models * passes / rate + models * compile_s
+        return nb04_seconds(work.n_test_files, wps, models, passes, rate, compile_s, shared)
 
     models, k, note = n_models, len(views), ""
     if adapt:
@@ -230,8 +232,9 @@ def plan_budget(recipe: Recipe, work: Workload, thr: Throughputs, lim: KaggleLim
         work.n_test_files, wps, models, passes, rate, compile_s,
         infer.predict.time_budget_minutes, lim.submission_minutes, submission_gb, lim.output_gb,
         f"{work.n_test_files} files x {wps} windows x {models} of {n_models} models x {passes} "
-        f"passes ({k} of {len(views)} views, {backend})"))
-    rows[-1].notes += [n for n in (note, f"speed: {thr.infer_source(backbone, backend)}") if n]
+        f"passes ({k} of {len(views)} views, {backend})", shared_rate=shared))
+    rows[-1].notes += [n for n in (note, f"speed: {thr.infer_source(backbone, backend)}; "
+                                   f"shared decode + frontend: {thr.infer_shared_source()}") if n]
     if infer.teacher.enabled:
         rows[-1].notes.append(teacher_note(
             thr, infer.teacher.teacher, work.n_test_files * wps,

@@ -61,8 +61,9 @@ class PredictConfig:
         "", "where exports go when a checkpoint's folder is read-only ('' = "
         "<cwd>/exported_models)")
     int8: bool = param(
-        False, "ONNX Runtime static int8, calibrated on the task's labelled training windows; "
-        "kept per model only when faster and its macro-AUC drops <= int8_max_auc_drop")
+        False, "static int8 on the chosen backend (ONNX Runtime; OpenVINO through NNCF; auto: "
+        "both, the faster kept), calibrated on the task's labelled training windows; kept per "
+        "model only when faster and its macro-AUC drops <= int8_max_auc_drop")
     int8_max_auc_drop: float = param(
         0.002, "largest macro-AUC loss (fp32 -> int8, labelled windows) int8 may cost")
     int8_windows: int = param(
@@ -79,9 +80,9 @@ class PredictConfig:
             raise ValueError(f"combine must be one of {METHODS}, got {self.combine!r}")
         if self.backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {self.backend!r}")
-        if self.int8 and self.backend not in ("onnxruntime", "auto"):
-            raise ValueError(f"int8 runs on ONNX Runtime: set backend='onnxruntime' (or 'auto'), "
-                             f"not {self.backend!r}, or int8=False")
+        if self.int8 and self.backend not in ("onnxruntime", "openvino", "auto"):
+            raise ValueError(f"int8 runs on ONNX Runtime or OpenVINO: set backend='onnxruntime', "
+                             f"'openvino' or 'auto', not {self.backend!r}, or int8=False")
         if self.graph not in GRAPHS:
             raise ValueError(f"graph must be one of {GRAPHS}, got {self.graph!r}")
         check_views(self.tta)

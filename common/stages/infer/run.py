@@ -52,7 +52,7 @@ from common.stages.infer.backends.allocator import tune_malloc
 from common.stages.infer.backends.install import ensure_backend
 from common.stages.infer.backends.int8 import apply_int8
 from common.stages.infer.backends.select import measured_speeds
-from common.stages.infer.budget import initial_plan
+from common.stages.infer.budget import initial_plan, speed_key
 from common.stages.infer.config import InferConfig
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.members import (
@@ -151,7 +151,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
     if cfg.predict.tune_malloc:
         tune_malloc()
     if cfg.predict.backend != "torch":
-        ensure_backend(cfg.predict.backend, cfg.input_root)
+        ensure_backend(cfg.predict.backend, cfg.input_root, int8=cfg.predict.int8)
     test_dir = competition_dir / cfg.test_dir
     paths = list_test_files(test_dir, cfg.max_files)
     log.info("competition data: %s; %d test files in %s; %d torch threads", competition_dir,
@@ -176,7 +176,7 @@ def run_inference(cfg: InferConfig, clock: Callable[[], float] = time.perf_count
         # measures itself and replans.
         predict_cfg, projected = initial_plan(
             cfg.predict, members, len(paths), math.ceil(task.clip_seconds / task.window_seconds),
-            backend=cfg.predict.backend)
+            backend=speed_key(members, cfg.predict.backend))
         predictions, probs = predict_files(members, paths, predict_cfg, classes, task, clock,
                                            started_at)
     else:

@@ -11,9 +11,11 @@ channels-last), the default.
 - ``base``: the backend names, what each needs installed, the check against PyTorch, timing;
 - ``export``: the ONNX export and its cache (next to the checkpoint, or keyed by its hash);
 - ``onnx_backend``: ONNX Runtime sessions (intra-op threads, inter-op 1, every graph
-  optimisation) and static int8 quantization;
-- ``openvino_backend``: OpenVINO CPU models (``INFERENCE_NUM_THREADS``, latency hint, fp32);
-- ``int8``: the int8 guard (macro-AUC change on labelled windows, refused above a tolerance);
+  optimisation) and static int8 quantization (QDQ);
+- ``openvino_backend``: OpenVINO CPU models (``INFERENCE_NUM_THREADS``, latency hint, fp32)
+  and static int8 quantization (NNCF);
+- ``int8``: int8 per backend (cached beside the fp32 export) and its guard (macro-AUC change
+  on labelled windows, refused above a tolerance or when not faster);
 - ``select``: :func:`build_runner` (one member, one backend or ``auto``: the fastest measured)
   and :func:`measured_speeds` (windows/s per backend, for the time budget);
 - ``install``: the offline install of shipped wheels on Kaggle, or the fallback to torch;

@@ -32,6 +32,8 @@ PACKAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "onnx": (("onnx", "onnx"), ("ml_dtypes", "ml_dtypes")),
     "onnxruntime": (("onnxruntime", "onnxruntime"), ("flatbuffers", "flatbuffers")),
     "openvino": (("openvino", "openvino"), ("openvino-telemetry", "openvino_telemetry")),
+    # OpenVINO's int8 quantizer (the rest of what it imports is in Kaggle's image)
+    "nncf": (("nncf", "nncf"), ("pydot", "pydot"), ("tabulate", "tabulate"), ("rich", "rich")),
 }
 TARGET = Path(tempfile.gettempdir()) / "infer-packages"  # outside Kaggle's saved working dir
 
@@ -64,12 +66,15 @@ def install_offline(packages: list[str], wheel_dir: str | Path, target: str | Pa
     importlib.invalidate_caches()
 
 
-def ensure_backend(backend: str, input_root: str | Path, target: str | Path = TARGET) -> bool:
+def ensure_backend(backend: str, input_root: str | Path, target: str | Path = TARGET,
+                   int8: bool = False) -> bool:
     """Make ``backend`` (or, for ``auto``, every backend) importable, installing shipped wheels
-    offline when needed. Returns whether all of them can run; the ones that cannot are logged
-    with the reason, and the prediction loop runs torch in their place."""
+    offline when needed (with ``int8``, also OpenVINO's quantizer NNCF). Returns whether all of
+    them can run; the ones that cannot are logged with the reason, and the prediction loop runs
+    torch (or fp32) in their place."""
     wanted = BACKENDS if backend == "auto" else (backend,)
-    modules = list(dict.fromkeys(m for b in wanted for m in NEEDS[b]))
+    extra = ("nncf",) if int8 and "openvino" in wanted else ()
+    modules = list(dict.fromkeys([*(m for b in wanted for m in NEEDS[b]), *extra]))
     packages = [dist for m in modules if importlib.util.find_spec(m) is None
                 for dist, module in PACKAGES[m] if importlib.util.find_spec(module) is None]
     if not packages:
