@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["BACKENDS", "CHOICES", "ExportMismatch", "Runner", "check_outputs", "missing_reason",
+__all__ = ["BACKENDS", "CHOICES", "ExportMismatch", "Runner", "calibration_windows",
+           "check_outputs", "missing_reason",
            "seconds_per_call", "to_numpy"]
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
@@ -46,6 +47,16 @@ def missing_reason(backend: str) -> str | None:
 def to_numpy(spec: torch.Tensor) -> np.ndarray:
     """A C-contiguous float32 array of ``spec`` (a channels-last tensor is copied)."""
     return np.ascontiguousarray(spec.detach().cpu().numpy(), dtype=np.float32)
+
+
+def calibration_windows(calibration: np.ndarray) -> np.ndarray:
+    """int8 calibration spectrograms ``(n, 1, n_mels, frames)`` as C-contiguous float32; raises
+    ValueError on another shape or none at all."""
+    calibration = np.ascontiguousarray(calibration, dtype=np.float32)
+    if calibration.ndim != 4 or len(calibration) == 0:
+        raise ValueError(f"calibration must be (n, 1, n_mels, frames) windows, got shape "
+                         f"{calibration.shape}")
+    return calibration
 
 
 def check_outputs(reference: torch.Tensor, got: torch.Tensor, tolerance: float, source: str

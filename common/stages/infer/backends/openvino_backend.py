@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.stages.infer.backends.base import to_numpy
+from common.stages.infer.backends.base import calibration_windows, to_numpy
 
 __all__ = ["OvRunner", "quantize_int8"]
 
@@ -86,10 +86,7 @@ def quantize_int8(fp32_path: str | Path, calibration: np.ndarray, out_path: str 
     if out_path.is_file() and out_path.with_suffix(".bin").is_file():
         log.info("int8 model cached: %s", out_path)
         return out_path
-    calibration = np.ascontiguousarray(calibration, dtype=np.float32)
-    if calibration.ndim != 4 or len(calibration) == 0:
-        raise ValueError(f"calibration must be (n, 1, n_mels, frames) windows, got shape "
-                         f"{calibration.shape}")
+    calibration = calibration_windows(calibration)
     batches = [calibration[i:i + batch] for i in range(0, len(calibration), batch)]
     model = ov.Core().read_model(str(fp32_path))
     quantized = nncf.quantize(
