@@ -20,6 +20,7 @@ import torch
 
 from common.data.loaders import WindowDataset
 from common.data.windows import WindowItems
+from common.model.band_stats import band_statistics
 from common.model.frontend import Frontend
 from common.stages.train.items import audio_source, fold_data
 from common.stages.train.validation import soundscape_auc
@@ -47,8 +48,7 @@ def window_features(cfg: TrainConfig, prep: PrepData, items: WindowItems,
         for lo in range(0, len(dataset), batch_size):
             wave = torch.stack([dataset[i]["wave"] for i in range(lo, min(lo + batch_size,
                                                                            len(dataset)))])
-            spec = frontend(wave.float())[:, 0]  # (batch, n_mels, frames)
-            out.append(torch.cat([spec.mean(-1), spec.std(-1), spec.amax(-1)], dim=1).numpy())
+            out.append(band_statistics(frontend(wave.float())).numpy())
     return np.concatenate(out) if out else np.zeros((0, 3 * cfg.frontend.n_mels), np.float32)
 
 
