@@ -1,7 +1,7 @@
 """Ablation: the recipe with each technique switched off in turn, several seeds, one leaderboard.
 
-    python -m common.ablate --preset cpu [--seeds 0,1,2] [--only recipe,loss_bce]
-        [--work-dir demo/ablate] [--size demo]
+    python -m common.ablate --preset fast [--seeds 0,1,2] [--only recipe,loss_bce]
+        [--work-dir demo/ablate] [--size demo] [--jobs 0]
 
 A benchmark, not a test. On a synthetic demo competition (generated once under
 ``<work-dir>/competition``; ``--competition-dir`` and ``--answer-key`` use another), nb01 runs
@@ -15,6 +15,13 @@ the answer key with the competition's metric. Outputs in the work dir:
   folds, the test score, seconds;
 - ``leaderboard.csv`` + ``leaderboard.png``: per variant the mean and spread over seeds of
   CV and test, the change from the recipe, minutes (:func:`leaderboard`).
+
+A variant switches one technique against the preset's recipe: when the recipe already has
+the variant's values (the cpu presets train with BCE, without SpecAugment or the soundscape
+simulator), the row becomes its opposite (``flipped``: the Kaggle recipe's values of the same
+fields, e.g. ``with_specaugment``), so that every row measures something
+(:func:`resolve_variants`). Trainings run ``--jobs`` at a time, one thread each (on a small
+CPU two one-thread runs do more work than one two-thread run), then nb03/nb04 one at a time.
 
 Variants train-level (a ``TrainConfig`` change), infer-level (an ``InferConfig`` change on
 the recipe's own models: TTA, one fold's model instead of the fold ensemble) or the
@@ -31,20 +38,21 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from common.core.config import apply_preset, replace_dotted
+from common.core.config import apply_preset, default_config, flatten, replace_dotted, stage_class
 from common.data.competition import read_csv_str
 from common.report.plots import save_figure
 from common.tasks import get_task
 from devtools.sweep import run_sweep
 
-__all__ = ["Variant", "VARIANTS", "leaderboard", "run_ablation", "main"]
+__all__ = ["Variant", "VARIANTS", "resolve_variants", "leaderboard", "run_ablation", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +68,25 @@ class Variant:
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig dotted changes
     infer: dict[str, Any] = field(default_factory=dict)  # InferConfig dotted changes
     pseudo: bool = False  # run nb03 (gated students) before nb04
+    # (name, what) of the row run instead when the recipe already has ``train``'s values: the
+    # same fields at the Kaggle recipe's values.
+    flipped: tuple[str, str] = ()
 
 
 VARIANTS: dict[str, Variant] = {
     RECIPE: Variant("the recipe as configured (nb02 + nb04, no pseudo labels)"),
     "no_background_mixing": Variant("no real soundscape background mixed into clips",
                                     train={"data.background_mixing": False}),
-    "no_soundscape_simulator": Variant("no in-batch soundscape simulator",
-                                       train={"wave_augment.p_simulate": 0.0}),
-    "loss_bce": Variant("BCE instead of ASL", train={"objective.loss": "bce"}),
+    "no_soundscape_simulator": Variant(
+        "no in-batch soundscape simulator", train={"wave_augment.p_simulate": 0.0},
+        flipped=("with_soundscape_simulator", "plus the in-batch soundscape simulator")),
+    "loss_bce": Variant("BCE instead of ASL", train={"objective.loss": "bce"},
+                        flipped=("loss_asl", "ASL (the Kaggle recipe's loss) instead of BCE")),
     "loss_focal": Variant("focal loss instead of ASL", train={"objective.loss": "focal"}),
     "random_crop": Variant("random crop of focal clips instead of the energy crop",
                            train={"data.crop_mode": "random"}),
-    "no_specaugment": Variant("no SpecAugment", train={"spec_augment.p": 0.0}),
+    "no_specaugment": Variant("no SpecAugment", train={"spec_augment.p": 0.0},
+                              flipped=("with_specaugment", "plus SpecAugment")),
     "class_balance": Variant("class-balanced sampling (1/sqrt of class rows)",
                              train={"data.class_balance": True}),
     "no_soundscape_negatives": Variant("only the listed windows of labelled soundscapes",
@@ -87,6 +101,35 @@ VARIANTS: dict[str, Variant] = {
     "pseudo_round": Variant("plus nb03's pseudo-label round (gated students in nb04)",
                             pseudo=True),
 }
+
+
+def resolve_variants(preset: str, names: list[str]) -> dict[str, Variant]:
+    """The rows to run at ``preset``: each of ``names`` as defined, or its ``flipped`` row
+    when the preset's recipe already has the variant's training values (dropped, with a log
+    line, when it has no flip or the flip changes nothing either)."""
+    cls = stage_class(_train_config_cls(), TASK)
+    recipe = flatten(apply_preset(cls, preset, TASK))
+    kaggle = flatten(default_config(cls, TASK))
+    rows: dict[str, Variant] = {}
+    for name in names:
+        variant = VARIANTS[name]
+        if not variant.train or any(recipe[k] != v for k, v in variant.train.items()):
+            rows[name] = variant
+            continue
+        flip = {k: kaggle[k] for k in variant.train}
+        if not variant.flipped or all(recipe[k] == v for k, v in flip.items()):
+            log.info("%s: the %s recipe already has %s; row skipped", name, preset,
+                     variant.train)
+            continue
+        new_name, what = variant.flipped
+        rows[new_name] = replace(variant, what=what, train=flip, flipped=())
+    return rows
+
+
+def _train_config_cls() -> type:
+    from common.stages.train.config import TrainConfig
+
+    return TrainConfig
 
 
 def _spread(values: pd.Series) -> tuple[float, float]:
@@ -186,12 +229,31 @@ def _infer_and_score(preset: str, base_input: Path, train_dir: Path, eval_dir: P
     return score, seconds
 
 
+def _train_all(preset: str, base_input: Path, work_dir: Path, seeds: list[int],
+               variants: dict[str, Variant], jobs: int) -> None:
+    """Every training of the table (the recipe and each train-level variant, every seed),
+    ``jobs`` sweeps at a time, one thread per run when jobs > 1."""
+    todo = {RECIPE: {}}
+    todo.update({name: dict(v.train) for name, v in variants.items() if v.train})
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
+
+    def train(name: str) -> None:
+        run_sweep(base_input, work_dir / "variants" / name, preset,
+                  {"seed": [str(s) for s in seeds]}, fixed=todo[name], threads=threads)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(train, todo))
+
+
 def run_ablation(preset: str, base_input: Path, answer_key: Path, work_dir: Path,
-                 seeds: list[int], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every variant in ``names`` x every seed; returns ``(runs_df, leaderboard_df)``."""
+                 seeds: list[int], names: list[str], jobs: int = 1
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every variant in ``names`` (as :func:`resolve_variants` makes them) x every seed;
+    returns ``(runs_df, leaderboard_df)``."""
+    variants = resolve_variants(preset, names)
+    _train_all(preset, base_input, work_dir, seeds, variants, jobs)
     rows = []
-    for name in names:
-        variant = VARIANTS[name]
+    for name, variant in variants.items():
         # Variants that change no training (TTA, one fold, the pseudo round) reuse the
         # recipe's nb02 runs: the same models, only nb03/nb04 differ.
         train_dir = work_dir / "variants" / (name if variant.train else RECIPE)
@@ -252,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu", help="preset of every stage (cpu, smoke)")
+    parser.add_argument("--preset", default="fast",
+                        help="preset of every stage (fast: the cpu recipe at 10 epochs; cpu; "
+                        "smoke)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     parser.add_argument("--only", default="", help=f"comma-separated variants of {list(VARIANTS)}"
                         " (default: all); the recipe row is always run")
     parser.add_argument("--work-dir", default="demo/ablate", help="where everything goes")
     parser.add_argument("--size", default="demo", help="synthetic competition size (tiny, demo)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="trainings at a time, one thread each (0 = one per CPU)")
     parser.add_argument("--competition-dir", help="use this competition instead of generating")
     parser.add_argument("--answer-key", help="its solution CSV (with --competition-dir)")
     args = parser.parse_args(argv)
@@ -274,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(work_dir / "ablate.log")
     base_input, answer_key = _prepare(args, work_dir)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    _, board = run_ablation(args.preset, base_input, answer_key, work_dir, seeds, names)
+    jobs = args.jobs or (os.cpu_count() or 1)
+    _, board = run_ablation(args.preset, base_input, answer_key, work_dir, seeds, names, jobs)
     print(board.to_string(index=False))
     return 0

@@ -184,10 +184,12 @@ def _train_and_score(config_path: Path) -> dict[str, Any]:
     return score_run(Path(cfg.working_dir))
 
 
-def _run_subprocess(config_path: Path, log_path: Path) -> dict[str, Any]:
+def _run_subprocess(config_path: Path, log_path: Path, threads: int = 0) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), "MPLBACKEND": "Agg",
         "TQDM_DISABLE": "1"}
+    if threads > 0:  # runs side by side: each its share of the cores, not all of them
+        env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
     with open(log_path, "w") as handle:
         code = subprocess.call([sys.executable, "-m", "devtools.sweep", "--run-config",
                                 str(config_path)], cwd=REPO_ROOT, env=env, stdout=handle,
@@ -219,7 +221,8 @@ def _write_leaderboard(df: pd.DataFrame, path: Path, keys: list[str]) -> None:
 
 def run_sweep(input_root: str | Path, work_dir: str | Path, preset: str,
               grid: dict[str, Sequence[Any]], fixed: dict[str, Any] | None = None,
-              subsets_dir: str | Path | None = None, isolate: bool = True) -> pd.DataFrame:
+              subsets_dir: str | Path | None = None, isolate: bool = True,
+              threads: int = 0) -> pd.DataFrame:
     """Train and score every combination of ``grid``; returns the whole leaderboard.
 
     Args:
@@ -231,6 +234,8 @@ def run_sweep(input_root: str | Path, work_dir: str | Path, preset: str,
         subsets_dir: folder with nb03's ``subset_*.csv`` for the subset keys.
         isolate: run each training in a subprocess (a crash fails one run only); ``False``
             runs in this process (tests), still catching its exceptions.
+        threads: intra-op threads of each subprocess (0 = torch's default, every core); set
+            when several sweeps run side by side.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +260,7 @@ def run_sweep(input_root: str | Path, work_dir: str | Path, preset: str,
             cfg = run_config(preset, input_root, run_dir, fixed, combo, subsets_dir)
             config_path = save_config(cfg, run_dir / "sweep_config.json")
             if isolate:
-                scores = _run_subprocess(config_path, run_dir / "sweep_run.log")
+                scores = _run_subprocess(config_path, run_dir / "sweep_run.log", threads)
             else:
                 scores = _train_and_score(config_path)
             row.update(status="ok", error="", **scores)

@@ -45,3 +45,19 @@ def test_every_variant_changes_something_real():
             assert resolve_alias(key, train_fields) in train_fields, (name, key)
         for key in variant.infer:
             assert resolve_alias(key, infer_fields) in infer_fields, (name, key)
+
+
+def test_a_variant_the_recipe_already_has_runs_as_its_opposite():
+    from devtools.ablate import resolve_variants
+
+    # The cpu recipe trains with BCE and without SpecAugment: those rows flip to the Kaggle
+    # recipe's values; the Kaggle recipe itself (default) runs them as defined.
+    cpu = resolve_variants("cpu", ["loss_bce", "no_specaugment", "random_crop"])
+    assert list(cpu) == ["loss_asl", "with_specaugment", "random_crop"]
+    assert cpu["loss_asl"].train == {"objective.loss": "asl"}
+    assert cpu["with_specaugment"].train["spec_augment.p"] > 0
+    assert cpu["random_crop"] is VARIANTS["random_crop"]
+    kaggle = resolve_variants("default", ["loss_bce", "no_specaugment", "no_band_stats"])
+    # no_band_stats: the Kaggle recipe has no band path and the row has no opposite.
+    assert list(kaggle) == ["loss_bce", "no_specaugment"]
+    assert kaggle["loss_bce"] is VARIANTS["loss_bce"]

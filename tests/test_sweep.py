@@ -97,3 +97,22 @@ def test_score_run_adds_tracked_summary_columns(tmp_path):
                        tmp_path / "leaderboard.csv", [])
     board = pd.read_csv(tmp_path / "leaderboard.csv")
     assert board.loc[0, "tracked.fold0/best_epoch"] == 3
+
+
+def test_side_by_side_runs_get_their_share_of_threads(tmp_path, monkeypatch):
+    import devtools.sweep as sweep
+
+    seen = {}
+
+    def fake_call(cmd, cwd, env, stdout, stderr):
+        seen.update(env)
+        (tmp_path / "sweep_result.json").write_text("{}")
+        return 0
+
+    monkeypatch.setattr(sweep.subprocess, "call", fake_call)
+    sweep._run_subprocess(tmp_path / "sweep_config.json", tmp_path / "log.txt", threads=1)
+    assert seen["OMP_NUM_THREADS"] == "1" and seen["MKL_NUM_THREADS"] == "1"
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen.clear()
+    sweep._run_subprocess(tmp_path / "sweep_config.json", tmp_path / "log.txt")
+    assert "OMP_NUM_THREADS" not in seen

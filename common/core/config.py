@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 C = TypeVar("C")
 
-PRESET_NAMES = ("default", "cpu", "smoke")
+PRESET_NAMES = ("default", "cpu", "fast", "smoke")
 
 
 def describe(help_text: str, **kwargs: Any) -> dict[str, Any]:

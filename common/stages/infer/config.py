@@ -137,6 +137,7 @@ class InferConfig(StageConfig):
     # Presets scale a run; the view list itself is the task's (``max_views`` takes its first).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"max_views": 2, "time_budget_minutes": 30.0},
+        "fast": {"max_views": 2, "time_budget_minutes": 30.0},
         "smoke": {"threads": 2, "graph": "eager", "batch_windows": 12, "probe_files": 1,
                   "replan_every_files": 2, "n_plot_files": 1},
     }

@@ -53,6 +53,7 @@ class PrepConfig(StageConfig):
     STAGE: ClassVar[str] = "prep"  # names its dataset and the task defaults it takes
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"n_background_soundscapes": 40, "shard_mb": 64.0},
+        "fast": {"n_background_soundscapes": 40, "shard_mb": 64.0},
         "smoke": {"n_folds": 2, "cache_seconds": 6.0, "n_background_soundscapes": 2,
                   "shard_mb": 1.0, "workers": 2},
     }

@@ -113,6 +113,37 @@ class SessionConfig:
     keep_resume_state: bool = param(False, "keep resume/ states after a fold is done")
 
 
+# A small real model that learns the demo competition from scratch on a 2-core CPU
+# (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU). Measured on
+# the demo, fold 0, 12 epochs, one seed each (CV = held-out soundscape AUC):
+# - BCE, not the Kaggle recipe's ASL: BCE led at every epoch from the 3rd (CV 0.75 vs
+#   0.71, test 0.79 vs 0.74) and gives nb03 calibrated probabilities;
+# - no SpecAugment and no in-batch soundscape simulator: a model this small, trained
+#   this briefly from scratch, underfits (CV 0.78 vs 0.75, test 0.81 vs 0.79);
+# - two passes per epoch over the ~636 training soundscape windows (calls and
+#   negatives) next to ~256 focal clips (CV 0.81 vs 0.78, test 0.82 vs 0.81);
+# - 36 epochs, not 12 (~11 min on 2 cores): the CNN alone reached CV 0.804 / 0.839 /
+#   0.868 and test 0.813 / 0.849 / 0.879 after 12 / 24 / 36 epochs (seed 0);
+# - the per-band statistics path beside the CNN (model.band_stats): the small CNN pools
+#   frequency away, and alone it only matched a logistic regression on band statistics
+#   (CV 0.863, test 0.881); with the path, 36 epochs: CV 0.914 / 0.917, test 0.911 /
+#   0.921 (seeds 0 / 1); 24 epochs: CV 0.898, test 0.913.
+# SpecAugment stays off at 24 epochs too (CV 0.794 vs 0.832 at epoch 18); a frequency
+# coordinate channel (CoordConv) did not help (12 epochs: CV 0.790 vs 0.804).
+# The ~156 validation windows per fold choose the epoch (checkpoint_selection=auto).
+_CPU_PRESET: dict[str, Any] = {
+    "folds": (0,), "optim.epochs": 36, "optim.batch_size": 32,
+    "optim.eval_batch_size": 64, "optim.lr": 3e-3, "optim.layer_decay": 1.0,
+    "optim.warmup_epochs": 0.5, "optim.ema_decay": 0.99, "optim.amp": False,
+    "objective.loss": "bce", "spec_augment.p": 0.0, "wave_augment.p_simulate": 0.0,
+    "session.workers": 1, "data.soundscape_repeats": 2, "session.session_hours": 0.0,
+    "model.backbone": "mobilenetv3_small_100", "model.pretrained": False,
+    "model.drop_path_rate": 0.0, "model.band_stats": True,
+    "model.head_hidden": 128, "frontend.n_mels": 64, "frontend.n_fft": 1024,
+    "frontend.hop_length": 640,
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig(StageConfig):
     """nb02 parameters; defaults are the Kaggle recipe (T4/P100, fp16 AMP)."""
@@ -155,35 +186,12 @@ class TrainConfig(StageConfig):
     # pretrained weights come from the Hugging Face hub), and from scratch the layer-wise LR
     # decay is off too (optim.layer_decay=1, check_fine_tuning).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        # A small real model that learns the demo competition from scratch on a 2-core CPU
-        # (mobilenetv3_small: ~6x cheaper per step than efficientnet_b0 on CPU). Measured on
-        # the demo, fold 0, 12 epochs, one seed each (CV = held-out soundscape AUC):
-        # - BCE, not the Kaggle recipe's ASL: BCE led at every epoch from the 3rd (CV 0.75 vs
-        #   0.71, test 0.79 vs 0.74) and gives nb03 calibrated probabilities;
-        # - no SpecAugment and no in-batch soundscape simulator: a model this small, trained
-        #   this briefly from scratch, underfits (CV 0.78 vs 0.75, test 0.81 vs 0.79);
-        # - two passes per epoch over the ~636 training soundscape windows (calls and
-        #   negatives) next to ~256 focal clips (CV 0.81 vs 0.78, test 0.82 vs 0.81);
-        # - 36 epochs, not 12 (~11 min on 2 cores): the CNN alone reached CV 0.804 / 0.839 /
-        #   0.868 and test 0.813 / 0.849 / 0.879 after 12 / 24 / 36 epochs (seed 0);
-        # - the per-band statistics path beside the CNN (model.band_stats): the small CNN pools
-        #   frequency away, and alone it only matched a logistic regression on band statistics
-        #   (CV 0.863, test 0.881); with the path, 36 epochs: CV 0.914 / 0.917, test 0.911 /
-        #   0.921 (seeds 0 / 1); 24 epochs: CV 0.898, test 0.913.
-        # SpecAugment stays off at 24 epochs too (CV 0.794 vs 0.832 at epoch 18); a frequency
-        # coordinate channel (CoordConv) did not help (12 epochs: CV 0.790 vs 0.804).
-        # The ~156 validation windows per fold choose the epoch (checkpoint_selection=auto).
-        "cpu": {
-            "folds": (0,), "optim.epochs": 36, "optim.batch_size": 32,
-            "optim.eval_batch_size": 64, "optim.lr": 3e-3, "optim.layer_decay": 1.0,
-            "optim.warmup_epochs": 0.5, "optim.ema_decay": 0.99, "optim.amp": False,
-            "objective.loss": "bce", "spec_augment.p": 0.0, "wave_augment.p_simulate": 0.0,
-            "session.workers": 1, "data.soundscape_repeats": 2, "session.session_hours": 0.0,
-            "model.backbone": "mobilenetv3_small_100", "model.pretrained": False,
-            "model.drop_path_rate": 0.0, "model.band_stats": True,
-            "model.head_hidden": 128, "frontend.n_mels": 64, "frontend.n_fft": 1024,
-            "frontend.hop_length": 640,
-        },
+        # A small real model that learns the demo competition from scratch on a 2-core CPU; the
+        # evidence behind each value is at _CPU_PRESET.
+        "cpu": _CPU_PRESET,
+        # The cpu preset at 10 epochs (~4 min a run on one core): for tables of dozens of
+        # trainings, e.g. python -m common.ablate --preset fast.
+        "fast": {**_CPU_PRESET, "optim.epochs": 10},
         # Seconds, for tests: two folds of a few steps with timm's test model.
         "smoke": {
             "folds": (0, 1), "optim.epochs": 1, "optim.batch_size": 8,

@@ -21,6 +21,7 @@ _TASK_FIELDS = ("cache_seconds", "n_background_soundscapes")
 # This task's own preset values: they scale the run (number of mashups).
 _PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"mashups_per_genre_per_fold": 10},
+    "fast": {"mashups_per_genre_per_fold": 10},
     "smoke": {"mashups_per_genre_per_fold": 1},
 }
 

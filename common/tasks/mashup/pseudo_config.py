@@ -29,6 +29,7 @@ class MashupPseudoConfig(PseudoConfig):
         # than 10 of its OOF clips (0.95 fallback: ~none kept); at 0.8 the cut is 0.56, kept
         # by 15 of the 100 OOF clips.
         "cpu": {**PseudoConfig.PRESETS["cpu"], "target_precision": 0.8},
+        "fast": {**PseudoConfig.PRESETS["fast"], "target_precision": 0.8},
         # The smoke preset keeps every clip (min_confidence 0) so that a student trains.
         "smoke": {**PseudoConfig.PRESETS["smoke"], "target_precision": 0.0},
     }
