@@ -14,6 +14,7 @@ from common.tasks.mashup.feature_models import (
     fit_feature_models,
     fit_final_feature_models,
     macro_f1_probs,
+    nested_blend_weights,
     predict_feature_models,
 )
 
@@ -150,3 +151,38 @@ def test_macro_f1_blend_is_never_worse_oof_than_its_best_member(seed):
     assert np.isclose(_simplex_grid(3, 0.1), np.eye(3)[:, None]).all(axis=2).any(axis=1).all()
     best_single = max(macro_f1_probs(y, p) for p in members)
     assert macro_f1_probs(y, blend(members, weights)) >= best_single - 1e-12
+
+
+def _member(y, right, n_classes, rng):
+    probs = rng.dirichlet(np.ones(n_classes), len(y))
+    probs[right, y[right]] += 1.0
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def test_nested_weights_choose_the_feature_mix_on_all_their_rows():
+    # The CNN predicted the first 100 rows (one fold); the feature models all 500. Feature
+    # model a is right on 75 % of rows 100-499 but only 25 % of the first 100; b is right on
+    # 50 % everywhere. One grid on the CNN's rows would take b for a; the nested choice
+    # weighs the models on the rows they predicted.
+    rng = np.random.default_rng(0)
+    n_classes = 5
+    y = rng.integers(0, n_classes, 500)
+    first = np.arange(500) < 100
+    a = _member(y, np.where(first, rng.random(500) < 0.25, rng.random(500) < 0.75), n_classes,
+                rng)
+    b = _member(y, rng.random(500) < 0.5, n_classes, rng)
+    cnn = _member(y, rng.random(500) < 0.6, n_classes, rng)
+    cnn[~first] = np.nan
+    joint = blend_weights([cnn, a, b], y, "macro_f1", step=0.1)
+    assert joint[2] > joint[1]  # the shared rows favour b
+    weights = nested_blend_weights(cnn, [a, b], y, "macro_f1", step=0.1)
+    assert weights.shape == (3,) and weights.sum() == pytest.approx(1.0)
+    mix = blend_weights([a, b], y, "macro_f1", step=0.1)
+    assert mix[0] > mix[1]
+    # The feature models keep the ratio chosen on all rows.
+    assert weights[1] * mix[1] == pytest.approx(weights[2] * mix[0])
+    # On the CNN's rows the blend does not lose to the CNN or to the feature mix.
+    blended = blend([cnn, a, b], weights)[first]
+    assert macro_f1_probs(y[first], blended) >= macro_f1_probs(y[first], cnn[first]) - 1e-12
+    assert macro_f1_probs(y[first], blended) >= macro_f1_probs(
+        y[first], blend([a, b], mix)[first]) - 1e-12

@@ -13,9 +13,11 @@ task metric on the clips every model predicted, so the numbers compare directly:
   the same folds from the prep cache's audio;
 - ``blend``: their weighted mean, weights chosen on the OOF predictions
   (:func:`common.tasks.mashup.feature_models.blend_weights`, macro F1 on a grid over the
-  simplex). Its OOF score is measured on the rows the weights were chosen on, so it is slightly
-  optimistic: two or three
-  weights on hundreds of clips overfit little, a few dozen clips (the smoke data) a lot.
+  simplex). When the CNN trained fewer folds than the feature models were fitted on, the
+  feature models' mix is chosen on all their OOF clips and the CNN's share on its own
+  (:func:`common.tasks.mashup.feature_models.nested_blend_weights`). Its OOF score is measured
+  on the rows the weights were chosen on, so it is optimistic: two or three weights on
+  hundreds of clips overfit little, a few dozen clips (the smoke data) a lot.
 
 Outputs in the models dir: ``features.csv`` (key, label, fold, features: computed once and
 reused by a resumed or repeated run), ``oof_<model>.csv`` per feature model (the layout of
@@ -45,6 +47,7 @@ from common.tasks.mashup.feature_models import (
     blend_weights,
     encode_labels,
     fit_feature_models,
+    nested_blend_weights,
 )
 from common.tasks.mashup.features import FEATURE_NAMES, extract_features
 
@@ -191,6 +194,22 @@ def _per_class_f1(y: np.ndarray, probs: np.ndarray, n_classes: int) -> np.ndarra
                     zero_division=0.0)
 
 
+def _choose_weights(probs: dict[str, np.ndarray], names: list[str], y: np.ndarray,
+                    scored: np.ndarray) -> np.ndarray:
+    """One grid over every member on the rows all predicted, or, when the CNN predicted fewer
+    rows than the feature models (fewer folds trained), the nested choice of
+    :func:`common.tasks.mashup.feature_models.nested_blend_weights`."""
+    features = [m for m in names if m != CNN]
+    if CNN in probs and features:
+        feature_rows = np.all([~np.isnan(probs[m]).any(axis=1) for m in features], axis=0)
+        if feature_rows.sum() > scored.sum():
+            w = nested_blend_weights(probs[CNN], [probs[m] for m in features], y)
+            log.info("blend: the feature models' mix chosen on their %d OOF clips, the CNN's "
+                     "share on its %d", int(feature_rows.sum()), int(scored.sum()))
+            return np.array([dict(zip([CNN, *features], w))[m] for m in names])
+    return blend_weights([probs[m][scored] for m in names], y[scored])
+
+
 def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path, *,
                        task: Task, feature_models: Sequence[str] = ("logreg", "extra_trees"),
                        workers: int = 1, seed: int = 0) -> ClipReport:
@@ -235,7 +254,7 @@ def report_clip_models(prep: PrepData, oof_df: pd.DataFrame, out_dir: str | Path
     names = list(probs)
     weights = {CNN: 1.0} if names == [CNN] else {}
     if len(names) > 1:
-        w = blend_weights([probs[m][scored] for m in names], y[scored])
+        w = _choose_weights(probs, names, y, scored)
         weights = {m: round(float(v), 6) for m, v in zip(names, w)}
         probs[BLEND] = np.full_like(probs[names[0]], np.nan)
         probs[BLEND][scored] = blend([probs[m][scored] for m in names], w)
