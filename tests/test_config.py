@@ -118,6 +118,30 @@ def test_every_stage_config_shares_the_stage_fields():
         assert "--competition" in build_parser(cls).format_help()
 
 
+def test_the_fast_preset_is_the_cpu_recipe_with_fewer_epochs_only():
+    # "fast" scales the cpu run (ablation tables of dozens of trainings): a technique that
+    # differed between the two would make the table measure another recipe.
+    from common.core.config import PRESET_NAMES, apply_preset, flatten, stage_class
+    from common.stages.infer.config import InferConfig
+    from common.stages.prep.config import PrepConfig
+    from common.stages.pseudo.config import PseudoConfig
+    from common.stages.train.config import TrainConfig
+    from common.tasks import task_names
+
+    assert "fast" in PRESET_NAMES
+    scale = {"optim.epochs", "rounds", "student_epochs"}
+    for task in task_names():
+        for cls in (PrepConfig, TrainConfig, PseudoConfig, InferConfig):
+            task_cls = stage_class(cls, task)
+            cpu = flatten(apply_preset(task_cls, "cpu", task))
+            fast = flatten(apply_preset(task_cls, "fast", task))
+            changed = {k for k in cpu if cpu[k] != fast[k] and k != "preset"}
+            assert changed <= scale, f"{task_cls.__name__} ({task}): fast also changes {changed}"
+            for key in changed:
+                assert fast[key] < cpu[key], (task, key)
+    assert flatten(apply_preset(TrainConfig, "fast"))["optim.epochs"] == 10
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskStage(StageConfig):
     lr: float = param(1e-3, "learning rate")
