@@ -46,6 +46,7 @@ from common.core.config import (
     _coerce,
     apply_preset,
     config_from_dict,
+    flatten,
     leaf_fields,
     replace_dotted,
     resolve_alias,
@@ -109,10 +110,20 @@ def _canonical(key: str, value: Any) -> str:
     return str(value)
 
 
+def _preset_values(preset: str) -> dict[str, str]:
+    """What ``preset`` sets now, as text (``{}`` for a name no config knows)."""
+    try:
+        return {k: repr(v) for k, v in flatten(apply_preset(_train_config_cls(), preset)).items()}
+    except KeyError:
+        return {}
+
+
 def run_id_of(preset: str, fixed: dict[str, Any], combo: dict[str, Any]) -> str:
     """A short stable hash of everything that defines a run; values are compared as their
-    field's type holds them, so ``--set folds=0`` and ``{"folds": (0,)}`` are the same run."""
-    payload = json.dumps({"preset": preset,
+    field's type holds them, so ``--set folds=0`` and ``{"folds": (0,)}`` are the same run.
+    The preset's values are part of it, not just its name: after a preset changes, a sweep
+    in the same folder trains again instead of reusing runs of the old recipe."""
+    payload = json.dumps({"preset": preset, "preset_values": _preset_values(preset),
                           "fixed": {k: _canonical(k, v) for k, v in fixed.items()},
                           "combo": {k: _canonical(k, v) for k, v in combo.items()}},
                          sort_keys=True)

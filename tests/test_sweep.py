@@ -116,3 +116,15 @@ def test_side_by_side_runs_get_their_share_of_threads(tmp_path, monkeypatch):
     seen.clear()
     sweep._run_subprocess(tmp_path / "sweep_config.json", tmp_path / "log.txt")
     assert "OMP_NUM_THREADS" not in seen
+
+
+def test_a_changed_preset_is_a_new_run(monkeypatch):
+    # A sweep folder outlives a preset change (the ablation's recipe rows): runs of the old
+    # recipe must not count as done under the same preset name.
+    from common.stages.train.config import TrainConfig
+
+    before = run_id_of("cpu", {}, {"seed": 1})
+    changed = {**TrainConfig.PRESETS, "cpu": {**TrainConfig.PRESETS["cpu"], "optim.epochs": 7}}
+    monkeypatch.setattr(TrainConfig, "PRESETS", changed)
+    assert run_id_of("cpu", {}, {"seed": 1}) != before
+    assert run_id_of("nonexistent", {}, {"seed": 1})  # an unknown name still hashes
