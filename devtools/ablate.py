@@ -17,8 +17,8 @@ the answer key with the competition's metric. Outputs in the work dir:
   CV and test, the change from the recipe, minutes (:func:`leaderboard`).
 
 A variant switches one technique against the preset's recipe: when the recipe already has
-the variant's values (the cpu presets train with BCE, without SpecAugment or the soundscape
-simulator), the row becomes its opposite (``flipped``: the Kaggle recipe's values of the same
+the variant's values (the cpu presets train with BCE and without SpecAugment), the row
+becomes its opposite (``flipped``: the Kaggle recipe's values of the same
 fields, e.g. ``with_specaugment``), so that every row measures something
 (:func:`resolve_variants`). Trainings run ``--jobs`` at a time, one thread each (on a small
 CPU two one-thread runs do more work than one two-thread run), then nb03/nb04 one at a time.
