@@ -194,8 +194,8 @@ class TrainConfig(StageConfig):
         # A small real model that learns the demo competition from scratch on a 2-core CPU; the
         # evidence behind each value is at _CPU_PRESET.
         "cpu": _CPU_PRESET,
-        # The cpu preset at 10 epochs (~4 min a run on one core): for tables of dozens of
-        # trainings, e.g. python -m common.ablate --preset fast.
+        # The cpu preset at 10 epochs (5-6 min a run, two runs side by side on 2 cores): for
+        # tables of dozens of trainings, e.g. python -m common.ablate --preset fast.
         "fast": {**_CPU_PRESET, "optim.epochs": 10},
         # Seconds, for tests: two folds of a few steps with timm's test model.
         "smoke": {
