@@ -108,7 +108,9 @@ def resolve_variants(preset: str, names: list[str]) -> dict[str, Variant]:
     """The rows to run at ``preset``: each of ``names`` as defined, or its ``flipped`` row
     when the preset's recipe already has the variant's training values (dropped, with a log
     line, when it has no flip or the flip changes nothing either)."""
-    cls = stage_class(_train_config_cls(), TASK)
+    from common.stages.train.config import TrainConfig
+
+    cls = stage_class(TrainConfig, TASK)
     recipe = flatten(apply_preset(cls, preset, TASK))
     kaggle = flatten(default_config(cls, TASK))
     rows: dict[str, Variant] = {}
@@ -125,12 +127,6 @@ def resolve_variants(preset: str, names: list[str]) -> dict[str, Variant]:
         new_name, what = variant.flipped
         rows[new_name] = replace(variant, what=what, train=flip, flipped=())
     return rows
-
-
-def _train_config_cls() -> type:
-    from common.stages.train.config import TrainConfig
-
-    return TrainConfig
 
 
 def _spread(values: pd.Series) -> tuple[float, float]:
@@ -231,19 +227,20 @@ def _infer_and_score(preset: str, base_input: Path, train_dir: Path, eval_dir: P
 
 
 def _train_all(preset: str, base_input: Path, work_dir: Path, seeds: list[int],
-               variants: dict[str, Variant], jobs: int) -> None:
+               variants: dict[str, Variant], jobs: int) -> dict[str, pd.DataFrame]:
     """Every training of the table (the recipe and each train-level variant, every seed),
-    ``jobs`` sweeps at a time, one thread per run when jobs > 1."""
+    ``jobs`` sweeps at a time, one thread per run when jobs > 1; each sweep's leaderboard by
+    the name of its folder (``variants/<name>``)."""
     todo = {RECIPE: {}}
     todo.update({name: dict(v.train) for name, v in variants.items() if v.train})
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
 
-    def train(name: str) -> None:
-        run_sweep(base_input, work_dir / "variants" / name, preset,
-                  {"seed": [str(s) for s in seeds]}, fixed=todo[name], threads=threads)
+    def train(name: str) -> pd.DataFrame:
+        return run_sweep(base_input, work_dir / "variants" / name, preset,
+                         {"seed": [str(s) for s in seeds]}, fixed=todo[name], threads=threads)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(train, todo))
+        return dict(zip(todo, pool.map(train, todo)))
 
 
 def run_ablation(preset: str, base_input: Path, answer_key: Path, work_dir: Path,
@@ -252,15 +249,14 @@ def run_ablation(preset: str, base_input: Path, answer_key: Path, work_dir: Path
     """Every variant in ``names`` (as :func:`resolve_variants` makes them) x every seed;
     returns ``(runs_df, leaderboard_df)``."""
     variants = resolve_variants(preset, names)
-    _train_all(preset, base_input, work_dir, seeds, variants, jobs)
+    boards = _train_all(preset, base_input, work_dir, seeds, variants, jobs)
     rows = []
     for name, variant in variants.items():
         # Variants that change no training (TTA, one fold, the pseudo round) reuse the
         # recipe's nb02 runs: the same models, only nb03/nb04 differ.
-        train_dir = work_dir / "variants" / (name if variant.train else RECIPE)
-        sweep = run_sweep(base_input, train_dir, preset, {"seed": [str(s) for s in seeds]},
-                          fixed=dict(variant.train))
-        for _, run in sweep.iterrows():
+        trained = name if variant.train else RECIPE
+        train_dir = work_dir / "variants" / trained
+        for _, run in boards[trained].iterrows():
             row: dict[str, Any] = {"variant": name, "seed": int(run["seed"]),
                                    "what": variant.what, "status": run["status"],
                                    "cv_auc": run.get("cv_auc_mean"),

@@ -61,3 +61,32 @@ def test_a_variant_the_recipe_already_has_runs_as_its_opposite():
     # no_band_stats: the Kaggle recipe has no band path and the row has no opposite.
     assert list(kaggle) == ["loss_bce", "no_specaugment"]
     assert kaggle["loss_bce"] is VARIANTS["loss_bce"]
+
+
+def test_each_training_folder_is_swept_once_and_infer_rows_reuse_the_recipes(tmp_path,
+                                                                             monkeypatch):
+    import devtools.ablate as ablate
+
+    calls = []
+
+    def fake_sweep(base_input, work_dir, preset, grid, fixed=None, threads=0):
+        calls.append((work_dir.name, dict(fixed or {}), threads))
+        return pd.DataFrame({"run_id": [f"{work_dir.name}-{s}" for s in grid["seed"]],
+                             "seed": grid["seed"], "status": "ok",
+                             "cv_auc_mean": 0.8, "oof_auc": 0.8, "seconds": 60.0})
+
+    scored = []
+
+    def fake_score(preset, base_input, run_dir, eval_dir, variant, answer_key, seed):
+        scored.append((eval_dir.parent.parent.name, run_dir.name))
+        return 0.7, 5.0
+
+    monkeypatch.setattr(ablate, "run_sweep", fake_sweep)
+    monkeypatch.setattr(ablate, "_infer_and_score", fake_score)
+    runs, board = ablate.run_ablation("smoke", tmp_path, tmp_path / "key.csv", tmp_path,
+                                      [0, 1], [RECIPE, "loss_bce", "no_tta"], jobs=2)
+    assert sorted(c[0] for c in calls) == sorted([RECIPE, "loss_bce"])  # no_tta trains nothing
+    assert all(c[2] >= 1 for c in calls)  # side by side: each run its share of threads
+    assert ("no_tta", f"{RECIPE}-0") in scored and ("loss_bce", "loss_bce-1") in scored
+    assert len(runs) == 6 and list(board["variant"]) == [RECIPE, "loss_bce", "no_tta"]
+    assert (runs["seconds"] == 65.0).all()

@@ -115,17 +115,17 @@ class Throughputs:
         decoding and the frontend (one per window and view that costs a pass, whatever the
         number of members; it runs in PyTorch whatever the backend). ``inf`` when not on
         record: older facts folded it into each member's :meth:`infer_rate`."""
-        try:
-            return self._lookup("infer_shared", "kaggle_cpu", "")[0]
-        except KeyError:
-            return float("inf")
+        return self._infer_shared()[0]
 
     def infer_shared_source(self) -> str:
         """Where :meth:`infer_shared_rate` comes from."""
+        return self._infer_shared()[1]
+
+    def _infer_shared(self) -> tuple[float, str]:
         try:
-            return self._lookup("infer_shared", "kaggle_cpu", "")[1]
+            return self._lookup("infer_shared", "kaggle_cpu", "")
         except KeyError:
-            return "no infer_shared figure: counted inside each member's speed"
+            return float("inf"), "no infer_shared figure: counted inside each member's speed"
 
     def _infer(self, model: str, backend: str) -> tuple[float, str]:
         if backend == DEFAULT_BACKEND:

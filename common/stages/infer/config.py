@@ -97,6 +97,9 @@ class PredictConfig:
         return self.tta[:self.max_views] if self.max_views else self.tta
 
 
+_CPU_PRESET: dict[str, Any] = {"max_views": 2, "time_budget_minutes": 30.0}
+
+
 @dataclass(frozen=True)
 class InferConfig(StageConfig):
     """nb04 parameters; defaults are the Kaggle recipe (all TTA views, mean of logits).
@@ -136,8 +139,8 @@ class InferConfig(StageConfig):
     STAGE: ClassVar[str] = "infer"  # names its dataset and the task defaults it takes
     # Presets scale a run; the view list itself is the task's (``max_views`` takes its first).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "cpu": {"max_views": 2, "time_budget_minutes": 30.0},
-        "fast": {"max_views": 2, "time_budget_minutes": 30.0},
+        "cpu": _CPU_PRESET,
+        "fast": _CPU_PRESET,  # the cpu run with fewer epochs: nothing of nb04 changes
         "smoke": {"threads": 2, "graph": "eager", "batch_windows": 12, "probe_files": 1,
                   "replan_every_files": 2, "n_plot_files": 1},
     }

@@ -135,7 +135,7 @@ class SessionConfig:
 #   0.921 (seeds 0 / 1); 24 epochs: CV 0.898, test 0.913.
 # SpecAugment stays off at 24 epochs too (CV 0.794 vs 0.832 at epoch 18); a frequency
 # coordinate channel (CoordConv) did not help (12 epochs: CV 0.790 vs 0.804).
-# The ~156 validation windows per fold choose the epoch (checkpoint_selection=auto).
+# The ~168 validation windows of a fold choose the epoch (checkpoint_selection=auto).
 _CPU_PRESET: dict[str, Any] = {
     "folds": (0,), "optim.epochs": 36, "optim.batch_size": 32,
     "optim.eval_batch_size": 64, "optim.lr": 3e-3, "optim.layer_decay": 1.0,

@@ -19,9 +19,10 @@ __all__ = ["MashupPrepConfig"]
 # What the stage's presets set that is a fact of this task (cached whole, no soundscapes).
 _TASK_FIELDS = ("cache_seconds", "n_background_soundscapes")
 # This task's own preset values: they scale the run (number of mashups).
+_CPU_MASHUPS: dict[str, Any] = {"mashups_per_genre_per_fold": 10}
 _PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"mashups_per_genre_per_fold": 10},
-    "fast": {"mashups_per_genre_per_fold": 10},
+    "cpu": _CPU_MASHUPS,
+    "fast": _CPU_MASHUPS,  # the cpu run with fewer epochs: the same mashups
     "smoke": {"mashups_per_genre_per_fold": 1},
 }
 
