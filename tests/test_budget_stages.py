@@ -169,8 +169,8 @@ def test_nb01_keeps_what_fits_its_budget_and_says_why(tmp_path, tiny_competition
 
 def _members(n):
     backbone = SimpleNamespace(pretrained_cfg={"architecture": "net"})
-    return [SimpleNamespace(frontend_cfg=FrontendConfig(), runner_kind="", model=SimpleNamespace(
-        backbone=backbone)) for _ in range(n)]
+    return [SimpleNamespace(frontend_cfg=FrontendConfig(), backend="", int8=False,
+                            model=SimpleNamespace(backbone=backbone)) for _ in range(n)]
 
 
 def test_nb04_counts_shared_work_once_per_frontend_not_per_member():
@@ -201,11 +201,14 @@ def test_nb04_counts_shared_work_once_per_frontend_not_per_member():
 
 def test_nb04_projects_int8_runs_with_the_int8_figure():
     members = _members(2)
+    assert speed_key(members, "openvino") == "openvino"
     for m in members:
-        m.runner_kind = "openvino int8, 2 threads (macro-AUC change +0.0000, 1.30x)"
+        m.backend, m.int8 = "openvino", True
     assert speed_key(members, "openvino") == "openvino_int8"
     assert speed_key(members, "auto") == "openvino_int8"
-    members[1].runner_kind = ""  # refused: fp32, built later
+    members[0].backend = "onnxruntime"  # auto: int8 on two backends, no one figure
+    assert speed_key(members, "auto") == "auto"
+    members[1].backend, members[1].int8 = "", False  # refused: fp32, built later
     assert speed_key(members, "openvino") == "openvino"
 
 

@@ -132,7 +132,8 @@ def test_int8_accepted_replaces_the_runner(backend, tiny_competition, members, m
         backend=backend, int8=True, int8_max_auc_drop=1.0), threads=1)
     assert verdict.accepted and verdict.speedup == pytest.approx(2.0)
     assert member.runner.path.name.endswith(SUFFIX[backend])
-    assert member.runner_kind.startswith(f"{backend} int8") and member.backend == backend
+    assert member.runner_kind.startswith(f"{backend} int8")
+    assert member.backend == backend and member.int8
     assert member.speeds == {f"{backend} int8": pytest.approx(12 / 0.5)}  # a 12-window batch
     assert int8_module.apply_int8([member], None, smoke_predict_cfg(backend=backend, int8=True),
                                   threads=1) == []

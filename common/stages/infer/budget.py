@@ -52,9 +52,9 @@ def speed_key(members: Sequence[Member], backend: str) -> str:
     """The backend whose figure projects this run: ``<backend>_int8`` when every member runs
     the int8 model of one backend (:func:`common.stages.infer.backends.int8.apply_int8`),
     else ``backend``."""
-    kinds = {m.runner_kind.split(",")[0] for m in members}
-    if len(kinds) == 1 and (kind := kinds.pop()).endswith(" int8"):
-        return kind.replace(" ", "_")
+    kinds = {(m.backend, m.int8) for m in members}
+    if len(kinds) == 1 and (kind := kinds.pop())[1]:
+        return f"{kind[0]}_int8"
     return backend
 
 

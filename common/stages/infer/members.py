@@ -176,6 +176,7 @@ class Member:
     runner_kind: str = ""
     path: Path | None = None  # the checkpoint file; exports are cached beside it
     backend: str = ""  # where ``runner`` runs (``common.stages.infer.backends``)
+    int8: bool = False  # ``runner`` is ``backend``'s int8 model (``backends.int8.apply_int8``)
     speeds: dict[str, float] = field(default_factory=dict)  # windows/s per backend measured
 
 

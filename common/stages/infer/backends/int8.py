@@ -181,7 +181,7 @@ def apply_int8(members: list[Member], data: tuple[np.ndarray, np.ndarray] | None
                 best = (rate8, backend, int8, verdict)
         if best is not None:
             rate8, backend, int8, verdict = best
-            m.runner, m.backend = int8, backend
+            m.runner, m.backend, m.int8 = int8, backend, True
             m.runner_kind = f"{backend} int8, {threads} threads ({verdict.reason})"
             m.speeds[f"{backend} int8"] = rate8
     return verdicts
