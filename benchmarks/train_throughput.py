@@ -100,7 +100,11 @@ def main() -> None:
     for b in it:
         n += len(b["index"])
     loader_rate = n / max(time.perf_counter() - t0, 1e-9)
-    print(f"loader: {loader_rate:9.1f} samples/s ({n} samples)")
+    if n:
+        print(f"loader: {loader_rate:9.1f} samples/s ({n} samples)")
+    else:  # the first batch was all there was: nothing left to time with the workers
+        print(f"loader: not timed with workers ({len(ds)} training rows make one batch of "
+              f"{batch_size}; --prep-dir a larger prep or lower --batch-size)")
     # The same work in this process, timed in CPU seconds: one loader worker's speed on an
     # idle core (what the budget planner multiplies by the workers of a process).
     inline = make_loader(ds, batch_size, shuffle=True, workers=0, drop_last=True,
@@ -150,10 +154,10 @@ def main() -> None:
         step_rate = args.batches * batch_size / max(cpu_seconds, 1e-9)
         print(f"  {step_rate:.2f} samples per CPU-second (one core; load average "
               f"{os.getloadavg()[0]:.2f})")
-    if device.type == "cpu":  # per core both: one loader worker against one core's step
-        loader_rate = worker_rate
-    verdict = "loader-bound: add workers" if loader_rate < step_rate else "compute-bound (good)"
-    print(f"balance: loader/step = {loader_rate / step_rate:.2f} -> {verdict}")
+    # On CPU per core both: one loader worker against one core's step.
+    balance = (worker_rate if device.type == "cpu" else loader_rate) / step_rate
+    verdict = "loader-bound: add workers" if balance < 1 else "compute-bound (good)"
+    print(f"balance: loader/step = {balance:.2f} -> {verdict}")
     if args.write_facts:
         command = "python " + " ".join(sys.argv)
         load = round(os.getloadavg()[0], 2)
@@ -166,7 +170,8 @@ def main() -> None:
                          f"{1 + cfg.frontend.clip_samples // cfg.frontend.hop_length}")
         write_throughput("train_loader.cpu", worker_rate,
                          "samples per CPU-second of one loader worker", command,
-                         load_average=load, wall_rate_with_workers=round(loader_rate, 1))
+                         load_average=load,
+                         wall_rate_with_workers=round(loader_rate, 1) if n else None)
         print(f"written to common/budget/throughputs.json (train_step.{device_key}.{backbone}, "
               "train_loader.cpu)")
     tmp.cleanup()
