@@ -89,11 +89,16 @@ result = run_pseudo(cfg)
 # %% [markdown]
 # ## Teacher vs students
 # The task's validation score, out of fold, on the same folds. The gate publishes for nb04 only
-# a student that beats its teacher here (`published`); the line below says which or why none.
+# a student that beats its teacher here and does so in at least `student_gate_confidence` of
+# the paired bootstrap resamples of the validation files (`share_better`; `gain_low` is that
+# quantile of the gain). The line below says which round or why none; the histograms show the
+# resampled gains.
 
 # %%
 show_table(result.rounds_df, title="Teacher and students, out of fold")
 print("student gate:", result.summary["student_gate"]["reason"])
+if "student_gate" in result.figures:
+    show_figures([result.figures["student_gate"]])
 
 # %% [markdown]
 # ## Pseudo labels of the final round
@@ -116,7 +121,7 @@ if result.clips_df is not None:
 # The top-class probability of every scored row against the threshold, and the task's own.
 
 # %%
-show_figures(result.figures.values())
+show_figures(path for name, path in result.figures.items() if name != "student_gate")
 
 # %% [markdown]
 # ## Named data subsets

@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from common.report import data_plots, plots, prediction_plots, training_plots  # noqa: E402
 from common.tasks.mashup import plots as mashup_plots  # noqa: E402
@@ -106,3 +107,17 @@ def test_per_class_auc_names_the_worst_and_best_species(tmp_path):
     assert [t.get_text() for t in focal.get_yticklabels()] == labels[25:]  # NaN rows left out
     assert all(float(t).is_integer() for t in sound.get_yticks())
     assert plots.save_figure(fig, tmp_path / "auc.png").stat().st_size > 1000
+
+
+def test_student_gate_gains_marks_the_quantile_and_the_share_ahead(tmp_path):
+    rng = np.random.default_rng(0)
+    gains = {"student r1": rng.normal(-0.01, 0.005, 500), "student r2": np.linspace(0, 1, 101)}
+    fig = prediction_plots.student_gate_gains(gains, 0.9, "macro_roc_auc", unit="soundscape")
+    top, bottom = fig.axes
+    assert top.get_title().startswith("student r1: ahead in 2% of 500 resamples")
+    assert bottom.get_title() == ("student r2: ahead in 99% of 101 resamples of the validation "
+                                  "soundscapes")
+    quantile = [line for line in bottom.get_lines() if line.get_linestyle() == "--"][0]
+    assert quantile.get_xdata()[0] == pytest.approx(0.1)
+    assert "macro_roc_auc" in bottom.get_xlabel()
+    assert plots.save_figure(fig, tmp_path / "gate.png").stat().st_size > 1000

@@ -10,6 +10,7 @@ arrays in test_pseudo_tables.py.
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from common.data.prep_data import load_prep
 from common.data.windows import read_extra_windows
 from common.model.checkpoint import load_checkpoint
 from common.stages.pseudo.config import PseudoConfig
+from common.stages.pseudo.gate import publish_gated
 from common.stages.pseudo.run import run_pseudo
 from common.stages.pseudo.students import student_config
 from common.stages.pseudo.tables import CLIP_META_COLUMNS, CLIP_PROBS_NAME, META_COLUMNS
@@ -157,6 +159,40 @@ def test_subsets_written_and_rerun_skips_finished_work(nb03_run):
     assert soft_r1.stat().st_mtime_ns == before  # not scored again
     assert again.rounds_df["oof_soundscape_auc"].tolist() == pytest.approx(
         result.rounds_df["oof_soundscape_auc"].tolist())
+
+
+def regate(cfg, result, tmp_path):
+    """nb03's gate on, on copies of the run's out-of-fold files (the run's published students
+    stay as they are for the other tests): the decision, the gains and the rounds table."""
+    out = tmp_path / "pseudo"
+    shutil.copytree(cfg.output_dir / "rounds", out / "rounds",
+                    ignore=shutil.ignore_patterns("*.pt", "resume", "folds"))
+    gated = replace_dotted(cfg, {"student_gate": True, "gate_resamples": 300,
+                                 "working_dir": str(out)})
+    root = Path(cfg.input_root)
+    labeller = gated.task_spec.pseudo_labeller(gated, load_prep(root / cfg.prep_slug),
+                                               root / cfg.competition)
+    rounds = result.rounds_df[["round", "model", *labeller.round_scores({}), "folds",
+                               "checkpoints_dir"]].copy()
+    decision, gains = publish_gated(gated, out, rounds, out / "rounds" / "r1",
+                                    next(iter(labeller.round_scores({}))),
+                                    labeller.oof_evidence)
+    return decision, gains, rounds
+
+
+def test_gate_resamples_the_soundscape_oof(nb03_run, tmp_path):
+    cfg, result = nb03_run
+    decision, gains, rounds = regate(cfg, result, tmp_path)
+    teacher, student = rounds["oof_soundscape_auc"].astype(float)
+    # the hook's evidence scores exactly as nb02 did: same rows, same metric
+    assert gains[1].gain == pytest.approx(student - teacher, abs=1e-9)
+    assert gains[1].unit == "soundscape"
+    oof = read_csv_str(Path(cfg.input_root) / cfg.models_slug / "oof_soundscapes.csv")
+    assert gains[1].n_groups == oof["key"].nunique() < len(oof)  # files, not windows
+    assert 0.0 <= gains[1].share_better <= 1.0
+    assert (decision.published_round == 1) == (
+        student > teacher and gains[1].share_better >= 0.9)
+    assert rounds.loc[1, "share_better"] == gains[1].share_better
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,3 +353,14 @@ def test_mashup_threshold_is_chosen_on_the_teachers_oof(mashup_run, mashup_teach
                                min_confidence=1.01)
     assert fixed.summary["calibration_source"].startswith("min_confidence")
     assert fixed.summary["n_clips"] == 0
+
+
+def test_gate_resamples_the_clip_oof(mashup_run, tmp_path):
+    cfg, result = mashup_run
+    decision, gains, rounds = regate(cfg, result, tmp_path)
+    teacher, student = rounds["oof_macro_f1"].astype(float)
+    assert gains[1].gain == pytest.approx(student - teacher, abs=1e-9)
+    n_oof = len(read_csv_str(Path(cfg.input_root) / cfg.models_slug / "oof_clips.csv"))
+    assert (gains[1].unit, gains[1].n_groups) == ("clip", n_oof)
+    assert (decision.published_round == 1) == (
+        student > teacher and gains[1].share_better >= 0.9)

@@ -168,3 +168,35 @@ def clip_predictions(labels, top_probability, classes: list[str], title: str = "
     return fig
 
 
+
+
+def student_gate_gains(samples: dict[str, np.ndarray], confidence: float, metric: str,
+                       unit: str = "file", min_gain: float = 0.0) -> plt.Figure:
+    """The gate's evidence: each student round's resampled out-of-fold gain over its teacher.
+
+    Args:
+        samples: per round name, ``(resamples,)`` gains (student minus teacher) on paired
+            bootstrap resamples of the validation ``unit``s.
+        confidence: the share of resamples a student must be ahead in; its (1 - confidence)
+            quantile is marked on each histogram (a published student has it above 0).
+        metric: the score's name, for the axis.
+        min_gain: "ahead" means a gain above this.
+    """
+    fig, axes = plt.subplots(len(samples), 1, figsize=(6, 1.9 * len(samples) + 0.6),
+                             sharex=True, squeeze=False)
+    for ax, (name, gains) in zip(axes[:, 0], samples.items()):
+        gains = np.asarray(gains, dtype=float)
+        ahead = float(np.mean(gains > min_gain)) if len(gains) else float("nan")
+        ax.hist(gains, bins=40, color="tab:green" if ahead >= confidence else "tab:gray",
+                alpha=0.8)
+        ax.axvline(min_gain, color="black", linewidth=1)
+        if len(gains):
+            ax.axvline(np.quantile(gains, 1 - confidence), color="tab:red", linestyle="--",
+                       label=f"{1 - confidence:.0%} quantile")
+        ax.set_title(f"{name}: ahead in {ahead:.0%} of {len(gains)} resamples of the "
+                     f"validation {unit}s", fontsize=9)
+        ax.set_ylabel("resamples")
+        ax.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set_xlabel(f"student minus teacher, out-of-fold {metric}")
+    fig.tight_layout()
+    return fig

@@ -9,6 +9,8 @@
 - ``teacher_blend``: a pretrained teacher (BirdNET, Perch) blended into the soft labels;
 - ``budget``: the stage sized to one session and kept by a deadline from the notebook's start;
 - ``students``: teacher recipe -> student config, published students, the teacher's scores;
-- ``gate``: which student round (if any) is published: one that beats its teacher out of fold;
+- ``evidence``: a task's out-of-fold predictions and the paired bootstrap of a student's gain;
+- ``gate``: which student round (if any) is published: one that beats its teacher out of fold,
+  beyond the spread over the validation files;
 - ``run``: :func:`run_pseudo`, the stage.
 """

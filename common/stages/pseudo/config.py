@@ -86,6 +86,11 @@ class PseudoConfig(StageConfig):
         "same folds (False: publish the final round's students unconditionally)")
     student_min_gain: float = param(
         0.0, "student_gate: the out-of-fold margin a student must beat the teacher by")
+    student_gate_confidence: float = param(
+        0.9, "student_gate: publish a student only when it beats the teacher (by more than "
+        "student_min_gain) in at least this share of paired bootstrap resamples of the "
+        "validation files or clips (0 = compare the point scores only)")
+    gate_resamples: int = param(1000, "student_gate: bootstrap resamples")
     positive_fractions: tuple[float, ...] = param(
         (0.05, 0.15, 0.30, 0.50), "curated positive subsets: top fractions by own-label score")
     curate_below_rating: float = param(
@@ -135,5 +140,9 @@ class PseudoConfig(StageConfig):
         if self.clip_targets not in CLIP_TARGET_MODES:
             raise ValueError(f"clip_targets must be one of {CLIP_TARGET_MODES}, got "
                              f"{self.clip_targets!r}")
+        if not 0 <= self.student_gate_confidence < 1 or self.gate_resamples < 1:
+            raise ValueError("student_gate_confidence must be in [0, 1) and gate_resamples "
+                             f">= 1, got {self.student_gate_confidence} and "
+                             f"{self.gate_resamples}")
         if self.rounds < 0 or self.target_power <= 0 or not 0 <= self.threshold <= 1:
             raise ValueError("rounds must be >= 0, target_power > 0, threshold in [0, 1]")

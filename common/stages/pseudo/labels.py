@@ -23,6 +23,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from common.data.prep_data import PrepData
     from common.stages.pseudo.config import PseudoConfig
+    from common.stages.pseudo.evidence import OofEvidence
     from common.stages.pseudo.score import Scored
 
 __all__ = ["PseudoAudio", "PseudoLabeller", "write_round"]
@@ -95,6 +96,12 @@ class PseudoLabeller(ABC):
     def round_scores(self, report: dict[str, Any]) -> dict[str, Any]:
         """The validation scores of an nb02 training report (teacher or students) that
         ``rounds_summary.csv`` compares."""
+
+    def oof_evidence(self, run_dir: Path) -> OofEvidence | None:
+        """The out-of-fold predictions of the nb02 run in ``run_dir`` (the teacher's models or
+        a student round), for the gate's paired bootstrap; None when the run has none (the
+        gate then compares the point scores)."""
+        return None
 
     def write_subsets(self, models_dir: Path, scored: Scored, out: Path) -> pd.DataFrame:
         """Named data subsets from the nb02 teacher (``name, rows, path``); none by default."""

@@ -35,10 +35,13 @@ round; directly an nb02 extra windows table) and per round ``pseudo_labels_soft_
 ``pseudo_labels_soft_r<r>_fold<k>.csv``; the task's hard view and ``pseudo_class_counts.csv``;
 ``pseudo_summary.json``, ``pseudo_report.json``, ``pseudo_bad_files.csv``, ``figures/``;
 ``<backbone>_student_fold<k>_best.pt`` (the students nb04 ensembles with nb02's models: the
-best round whose out-of-fold score beats the teacher's on the same folds, or none;
-:mod:`common.stages.pseudo.gate`, ``student_gate``; the report's ``student_gate`` says which
-round or why none); ``rounds/r<r>/`` (each round's full nb02 output); ``rounds_summary.csv``
-(the teacher's and each student's out-of-fold validation score, the ``published`` round);
+best round whose out-of-fold score beats the teacher's on the same folds, in at least
+``student_gate_confidence`` of the paired bootstrap resamples of the validation files, or
+none; :mod:`common.stages.pseudo.gate`, ``student_gate``; the report's ``student_gate`` says
+which round or why none, ``figures/student_gate.png`` shows the resampled gains);
+``rounds/r<r>/`` (each round's full nb02 output); ``rounds_summary.csv`` (the teacher's and
+each student's out-of-fold validation score, the resampled ``gain``, ``gain_low`` and
+``share_better``, the ``published`` round);
 ``subset_*.csv`` + ``subsets_summary.csv``; ``cache/``; ``pseudo_config.json``;
 ``dataset-metadata.json``.
 
@@ -75,6 +78,8 @@ from common.core.paths import find_competition_dir, find_dataset_dir
 from common.core.runtime import resolve_workers
 from common.data import competition as comp
 from common.data.prep_data import load_prep
+from common.report import prediction_plots
+from common.report.plots import save_figure
 from common.stages.infer.members import find_checkpoints, load_members
 from common.stages.pseudo.budget import fit_to_session, pseudo_work, round_fits, windows_per_file
 from common.stages.pseudo.cache import AudioCacher
@@ -242,14 +247,21 @@ def run_pseudo(cfg: PseudoConfig) -> PseudoResult:
     summary = json.loads((out / f"pseudo_summary_r{final}.json").read_text())
     (out / "pseudo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     rounds_df = pd.DataFrame(rounds_rows)
-    gate = publish_gated(cfg, out, rounds_df, last_student_dir,
-                         next(iter(labeller.round_scores({}))))
+    score_key = next(iter(labeller.round_scores({})))
+    gate, gains = publish_gated(cfg, out, rounds_df, last_student_dir, score_key,
+                                labeller.oof_evidence)
     rounds_df.to_csv(out / "rounds_summary.csv", index=False)
     soft_df = comp.read_csv_str(out / SOFT_NAME)
     soft_df[classes] = soft_df[classes].astype(float)
     hard_df = comp.read_csv_str(out / labeller.hard_name)
     figures, counts_df, clips_df = labeller.finish(
         out, final, soft_df, comp.read_csv_str(out / "pseudo_class_counts.csv"))
+    if gains:
+        figures["student_gate"] = save_figure(prediction_plots.student_gate_gains(
+            {f"student r{r}": g.samples for r, g in sorted(gains.items())},
+            cfg.student_gate_confidence, score_key.removeprefix("oof_"),
+            next(iter(gains.values())).unit, cfg.student_min_gain),
+            out / "figures" / "student_gate.png")
     if (out / "subsets_summary.csv").is_file():
         subsets_df = comp.read_csv_str(out / "subsets_summary.csv")
     write_dataset_metadata(out, cfg.dataset_slug, labeller.dataset_title, cfg.kaggle_user)

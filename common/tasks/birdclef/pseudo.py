@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from common.core.resample import RESAMPLED_METRICS
 from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.decode import list_test_files
 from common.stages.pseudo.curate import write_subsets
+from common.stages.pseudo.evidence import OofEvidence
 from common.stages.pseudo.labels import PseudoAudio, PseudoLabeller
 from common.stages.pseudo.tables import class_counts, hard_label_table, pseudo_label_table
+from common.tasks.birdclef.train import soundscape_truth
 
 if TYPE_CHECKING:
     from common.data.prep_data import PrepData
@@ -132,6 +135,29 @@ class WindowLabeller(PseudoLabeller):
         """Out-of-fold soundscape AUC over the finished folds and the mean of the folds'."""
         return {"oof_soundscape_auc": report.get("oof_soundscape_auc"),
                 "mean_fold_soundscape_auc": report.get("mean_fold_soundscape_auc")}
+
+    def oof_evidence(self, run_dir: Path) -> OofEvidence | None:
+        """``oof_soundscapes.csv``'s windows, resampled by soundscape file, scored by the
+        competition's macro ROC-AUC."""
+        path = run_dir / "oof_soundscapes.csv"
+        if not path.is_file():
+            return None
+        oof_df = pd.read_csv(path, dtype={"row_id": str, "key": str})
+        if oof_df.empty:
+            return None
+        oof_df.columns = [str(c) for c in oof_df.columns]
+        truth = soundscape_truth(self.prep)
+        known = oof_df["row_id"].isin(truth.index)
+        if not known.all():
+            raise ValueError(f"{path}: {int((~known).sum())} rows are not windows of nb01's "
+                             f"labelled soundscapes, e.g. {oof_df['row_id'][~known].iloc[0]!r}: "
+                             "was it made from another prep dataset?")
+        return OofEvidence(
+            ids=oof_df["row_id"].to_numpy(), groups=oof_df["key"].to_numpy(),
+            truth=truth.loc[oof_df["row_id"], self.classes].to_numpy(dtype=float),
+            probs=oof_df[self.classes].to_numpy(dtype=float),
+            metric=RESAMPLED_METRICS["macro_roc_auc"],
+            unit="soundscape")
 
     def write_subsets(self, models_dir: Path, scored: Scored, out: Path) -> pd.DataFrame:
         """Curated positives (nb02's out-of-fold focal scores) and hard negatives."""

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from common.stages.train.config import TrainConfig
     from common.tasks.base import Task
 
-__all__ = ["check_train_config", "fold_data", "make_validation", "summarize_training"]
+__all__ = ["check_train_config", "fold_data", "make_validation", "soundscape_truth",
+           "summarize_training"]
 
 OOF_COLUMNS = ("row_id", "key", "start_seconds")  # then the species, then "fold"
 
@@ -86,6 +87,15 @@ def _merged(dirs: list[Path], name: str, classes: list[str]) -> pd.DataFrame:
     return df[columns]
 
 
+def soundscape_truth(prep: PrepData) -> pd.DataFrame:
+    """The labels of every window of the labelled soundscapes, ``(windows, species)``, indexed
+    by ``row_id`` (what ``oof_soundscapes.csv`` rows are scored against)."""
+    items = soundscape_eval_items(prep.soundscape_df, prep.index_df, prep.classes,
+                                  sorted(prep.soundscape_df["filename"].astype(str).unique()))
+    return pd.DataFrame(items.targets, columns=prep.classes).assign(
+        row_id=items.table_df["row_id"].to_numpy()).set_index("row_id")
+
+
 def summarize_training(cfg: TrainConfig, prep: PrepData, fold_dirs: list[Path],
                        summary_df: pd.DataFrame) -> TaskSummary:
     """Merged OOF files, their soundscape macro AUC (the CV estimate of the leaderboard) and
@@ -97,10 +107,7 @@ def summarize_training(cfg: TrainConfig, prep: PrepData, fold_dirs: list[Path],
     focal_df.to_csv(out / "oof_focal.csv", index=False)
 
     # Out-of-fold scores over all finished folds: the CV estimate of the leaderboard metric.
-    sc_all = soundscape_eval_items(prep.soundscape_df, prep.index_df, classes,
-                                   sorted(prep.soundscape_df["filename"].astype(str).unique()))
-    truth = pd.DataFrame(sc_all.targets, columns=classes).assign(
-        row_id=sc_all.table_df["row_id"].to_numpy()).set_index("row_id")
+    truth = soundscape_truth(prep)
     oof_auc, sc_class_auc = float("nan"), pd.Series(np.nan, index=classes, dtype=float)
     if len(oof_df):
         y = truth.loc[oof_df["row_id"], classes].to_numpy()

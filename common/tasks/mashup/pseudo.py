@@ -36,12 +36,14 @@ import numpy as np
 import pandas as pd
 
 from common.core.paths import find_dataset_dir
+from common.core.resample import RESAMPLED_METRICS
 from common.data import competition as comp
 from common.report import prediction_plots as plots
 from common.report.plots import save_figure
 from common.stages.infer.decode import list_test_files
 from common.stages.infer.ensemble import pool_clips
 from common.stages.pseudo.cache import prune_cache, table_keys
+from common.stages.pseudo.evidence import OofEvidence
 from common.stages.pseudo.labels import PseudoAudio, PseudoLabeller
 from common.stages.pseudo.tables import (
     CLIP_PROBS_NAME,
@@ -50,6 +52,7 @@ from common.stages.pseudo.tables import (
     clip_pseudo_label_table,
 )
 from common.tasks.mashup.calibration import Calibration, calibrated_threshold
+from common.tasks.mashup.feature_models import encode_labels
 
 if TYPE_CHECKING:
     from common.data.prep_data import PrepData
@@ -157,6 +160,32 @@ class ClipLabeller(PseudoLabeller):
         oof = report.get(f"oof_{metric}")
         return {f"oof_{metric}": oof.get("cnn") if isinstance(oof, dict) else oof,
                 f"mean_fold_val_{metric}": report.get(f"mean_fold_val_{metric}")}
+
+    def oof_evidence(self, run_dir: Path) -> OofEvidence | None:
+        """The CNN's ``oof_clips.csv``, resampled by clip, scored by the task metric (None
+        when the metric has no resampled version). Clips mixed from the same songs are
+        correlated, so the spread is a lower bound."""
+        metric = RESAMPLED_METRICS.get(self.cfg.task_spec.metric)
+        path = run_dir / "oof_clips.csv"
+        if metric is None or not path.is_file():
+            return None
+        oof_df = pd.read_csv(path, dtype={"row_id": str, "key": str})
+        if oof_df.empty:
+            return None
+        oof_df.columns = [str(c) for c in oof_df.columns]
+        labels = self.prep.train_df.set_index(self.prep.train_df["filename"].astype(str))[
+            "primary_label"].astype(str)
+        known = oof_df["key"].isin(labels.index)
+        if not known.all():
+            raise ValueError(f"{path}: {int((~known).sum())} clips are not in nb01's "
+                             f"train_folds.csv, e.g. {oof_df['key'][~known].iloc[0]!r}: was it "
+                             "made from another prep dataset?")
+        truth = np.eye(len(self.classes))[encode_labels(labels.loc[oof_df["key"]],
+                                                        self.classes)]
+        keys = oof_df["key"].to_numpy()
+        return OofEvidence(ids=keys, groups=keys, truth=truth,
+                           probs=oof_df[self.classes].to_numpy(dtype=float), metric=metric,
+                           unit="clip")
 
     def finish(self, out: Path, final: int, soft_df: pd.DataFrame, counts_df: pd.DataFrame
                ) -> tuple[dict[str, Path], pd.DataFrame, pd.DataFrame | None]:
