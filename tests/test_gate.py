@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,3 +183,21 @@ def test_unusable_oof_files_do_not_crash_the_gate(tmp_path, caplog):
     decision, gains = publish_gated(cfg, tmp_path, rounds, tmp_path / "rounds" / "r1", KEY,
                                     broken_teacher)
     assert decision.published_round == 1 and decision.confidence == 0.0  # point scores
+
+
+def test_the_teacher_row_points_at_its_models_from_anywhere(tmp_path, monkeypatch):
+    # A relative input root (python nb03_pseudo_labeling.py --input-root runs/x/input) must
+    # not send the gate looking for the teacher's OOF file under nb03's output folder.
+    from common.stages.pseudo.students import teacher_row
+
+    class Labeller:
+        def round_scores(self, report):
+            return {KEY: report.get(KEY)}
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "train_report.json").write_text(
+        json.dumps({KEY: 0.8, "folds_done": [0, 1]}))
+    monkeypatch.chdir(tmp_path)
+    row = teacher_row(Path("models"), Labeller())
+    assert row["checkpoints_dir"] == str(tmp_path / "models") and row[KEY] == 0.8
+    assert row["folds"] == "0,1"

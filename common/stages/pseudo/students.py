@@ -99,12 +99,13 @@ def students_have_labels(out: Path, r: int, mode: str, n_folds: int) -> bool:
 
 
 def teacher_row(models_dir: Path, labeller: PseudoLabeller) -> dict[str, Any]:
-    """Round 0 of ``rounds_summary.csv``: the nb02 teacher's validation scores."""
+    """Round 0 of ``rounds_summary.csv``: the nb02 teacher's validation scores; its
+    ``checkpoints_dir`` is absolute (students' are relative to the stage's output)."""
     report_path = models_dir / "train_report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     return {"round": 0, "model": "teacher (nb02)", **labeller.round_scores(report),
             "folds": ",".join(map(str, report.get("folds_done", []))),
-            "checkpoints_dir": str(models_dir)}
+            "checkpoints_dir": str(models_dir.absolute())}
 
 
 def publish_students(out: Path, student_dir: Path | None) -> None:
