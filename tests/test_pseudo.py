@@ -45,6 +45,8 @@ def test_config_rejects_unknown_modes():
         PseudoConfig(soundscapes="some")
     with pytest.raises(ValueError, match="negative_sources"):
         PseudoConfig(negative_sources=("nowhere",))
+    with pytest.raises(ValueError, match="student_checkpoint"):
+        PseudoConfig(student_checkpoint="first")
 
 
 def test_student_config_replaces_earlier_rounds_labels(tmp_path):
@@ -64,6 +66,11 @@ def test_student_config_replaces_earlier_rounds_labels(tmp_path):
     assert student.wave_augment.p_simulate > 0  # multi-label: the strong preset as it is
     mashup = default_config(TrainConfig, "messy-mashup")
     assert student_config(cfg, mashup, out, (new,)).wave_augment.p_simulate == 0.0
+    # the student keeps its last epoch, not the one its gate's validation files liked best
+    assert teacher.optim.checkpoint_selection == "auto"
+    assert student.optim.checkpoint_selection == "last"
+    as_nb02 = replace_dotted(cfg, {"student_checkpoint": "auto"})
+    assert student_config(as_nb02, teacher, out, (new,)).optim.checkpoint_selection == "auto"
 
 
 @pytest.fixture(scope="module")

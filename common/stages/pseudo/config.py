@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from common.core.config import StageConfig, param
 from common.stages.infer.config import PredictConfig
 from common.stages.pseudo.tables import CLIP_TARGET_MODES
+from common.stages.train.config import CHECKPOINT_RULES
 from common.teachers.config import TeacherConfig
 
 __all__ = ["NEGATIVE_SOURCES", "SOUNDSCAPE_MODES", "TARGET_MODES", "PseudoConfig"]
@@ -81,6 +82,10 @@ class PseudoConfig(StageConfig):
     warm_start: bool = param(False, "initialise student k from the teacher of fold k")
     student_epochs: int = param(0, "student epochs (0 = the teacher's)")
     student_backbone: str = param("", "student timm backbone ('' = the teacher's)")
+    student_checkpoint: str = param(
+        "last", "the epoch a student keeps (its optim.checkpoint_selection): 'last', so that "
+        "the out-of-fold score the gate judges was not also chosen on those files, or "
+        "'best' / 'auto' as nb02")
     student_gate: bool = param(
         True, "publish a student only when its out-of-fold score beats the teacher's on the "
         "same folds (False: publish the final round's students unconditionally)")
@@ -140,6 +145,9 @@ class PseudoConfig(StageConfig):
         if self.clip_targets not in CLIP_TARGET_MODES:
             raise ValueError(f"clip_targets must be one of {CLIP_TARGET_MODES}, got "
                              f"{self.clip_targets!r}")
+        if self.student_checkpoint not in CHECKPOINT_RULES:
+            raise ValueError(f"student_checkpoint must be one of {CHECKPOINT_RULES}, got "
+                             f"{self.student_checkpoint!r}")
         if not 0 <= self.student_gate_confidence < 1 or self.gate_resamples < 1:
             raise ValueError("student_gate_confidence must be in [0, 1) and gate_resamples "
                              f">= 1, got {self.student_gate_confidence} and "

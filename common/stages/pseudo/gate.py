@@ -15,6 +15,11 @@ spread over held-out files is not evidence. On a second demo folder a student 0.
 its teacher on 13 soundscapes (ahead in 61 % of the resamples) was published and cost the
 submission 0.005 on test; a fixed ``student_min_gain`` cannot fit both a 13-file demo fold and
 Kaggle's ~66 files.
+
+The resamples cannot see a second bias: an epoch chosen on the same files. A warm-started
+student's best epoch is often an early spike (generator seed 2: 0.970 at epoch 1, 0.955-0.959
+after, the teacher 0.960; published, its ensemble lost 0.006 on test), so students keep their
+last epoch (``student_checkpoint``) and the gate judges that one.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ test clips, windows pooled per clip. One round ``r`` (``rounds`` of them, chaine
    (loss weight ``pseudo_weight``, ``pseudo_repeats`` copies per epoch), strong waveform and
    spectrogram augmentation, and optionally a warm start from the teacher of the same fold
    (:mod:`common.stages.pseudo.students`). The student is validated exactly like the teacher,
-   so the two CV numbers compare directly.
+   so the two CV numbers compare directly; it keeps its last epoch (``student_checkpoint``),
+   so its CV is not also the maximum over epochs of the files the gate judges it on.
 
 Once, from the nb02 teacher, tasks that use them write named data subsets
 (:mod:`common.stages.pseudo.curate`: curated positives, hard negatives) for nb02 to include.

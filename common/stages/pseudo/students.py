@@ -54,7 +54,9 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
 
     The task and its settings come with the teacher's config (``train_config.json``); the
     student keeps the teacher's extra windows tables except earlier rounds' pseudo labels,
-    adds ``extra_windows``, the strong augmentation presets and then the task's own changes
+    adds ``extra_windows``, keeps the epoch ``cfg.student_checkpoint`` says (by default the
+    last: a warm-started student's best epoch on the gate's own validation files is often an
+    early spike), the strong augmentation presets and then the task's own changes
     (:meth:`common.tasks.base.Task.student_changes`, e.g. no in-batch soundscape simulator
     for a single-label task).
     """
@@ -70,6 +72,7 @@ def student_config(cfg: PseudoConfig, teacher_cfg: TrainConfig, round_dir: Path,
         "dataset_slug": cfg.dataset_slug, "kaggle_user": cfg.kaggle_user,
         "extra_windows": (*kept, *extra_windows), "extra_repeats": cfg.pseudo_repeats,
         "init_checkpoint": init_checkpoint,
+        "optim.checkpoint_selection": cfg.student_checkpoint,
     }
     if cfg.student_epochs > 0:
         changes["optim.epochs"] = cfg.student_epochs
