@@ -50,6 +50,17 @@ def group_resample_weights(groups: Sequence | np.ndarray, n_resamples: int, seed
     return counts.reshape(n_resamples, n_groups)[:, codes].astype(float)
 
 
+def _checked(y_true: np.ndarray, y_score: np.ndarray, weights: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float arrays ``(rows, classes)``, ``(rows, classes)``, ``(B, rows)``, or a ValueError."""
+    y, s = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    if y.shape != s.shape or y.ndim != 2 or w.shape[1] != y.shape[0]:
+        raise ValueError(f"expected y_true and y_score (rows, classes) and weights (B, rows), "
+                         f"got {y.shape}, {s.shape} and {w.shape}")
+    return y, s, w
+
+
 def resampled_macro_auc(y_true: np.ndarray, y_score: np.ndarray, weights: np.ndarray
                         ) -> np.ndarray:
     """Macro ROC-AUC of every weighting.
@@ -64,12 +75,8 @@ def resampled_macro_auc(y_true: np.ndarray, y_score: np.ndarray, weights: np.nda
         the weighted AUC (a positive-negative pair counts the product of their weights, a tie
         one half); NaN where no class can be scored.
     """
-    y = np.asarray(y_true, dtype=float) >= 0.5
-    s = np.asarray(y_score, dtype=float)
-    w = np.atleast_2d(np.asarray(weights, dtype=float))
-    if y.shape != s.shape or y.ndim != 2 or w.shape[1] != y.shape[0]:
-        raise ValueError(f"expected y_true and y_score (rows, classes) and weights (B, rows), "
-                         f"got {y.shape}, {s.shape} and {w.shape}")
+    y, s, w = _checked(y_true, y_score, weights)
+    y = y >= 0.5
     total = np.zeros(w.shape[0])
     n_scored = np.zeros(w.shape[0])
     for c in range(y.shape[1]):
@@ -105,11 +112,7 @@ def resampled_macro_f1(y_true: np.ndarray, y_score: np.ndarray, weights: np.ndar
         ``(B,)``: the mean F1 over the labels true or predicted in the resample (sklearn's
         macro average, a label never predicted correctly counts 0); NaN for an empty resample.
     """
-    y, s = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
-    w = np.atleast_2d(np.asarray(weights, dtype=float))
-    if y.shape != s.shape or y.ndim != 2 or w.shape[1] != y.shape[0]:
-        raise ValueError(f"expected y_true and y_score (rows, classes) and weights (B, rows), "
-                         f"got {y.shape}, {s.shape} and {w.shape}")
+    y, s, w = _checked(y_true, y_score, weights)
     eye = np.eye(y.shape[1])
     t, p = eye[y.argmax(axis=1)], eye[s.argmax(axis=1)]
     tp = w @ (t * p)

@@ -44,6 +44,10 @@ class OofEvidence:
         if pd.Index(self.ids).duplicated().any():
             raise ValueError("evidence has duplicate row ids")
 
+    def missing_in(self, other: OofEvidence) -> np.ndarray:
+        """This run's row ids that ``other`` did not predict."""
+        return self.ids[pd.Index(other.ids).get_indexer(self.ids) < 0]
+
 
 @dataclass(frozen=True)
 class PairedGain:
@@ -82,13 +86,12 @@ def paired_gains(teacher: OofEvidence, students: dict[int, OofEvidence], *,
     n_groups = len(pd.unique(pd.Series(teacher.groups)))
     out = {}
     for key, student in students.items():
-        where = pd.Index(student.ids).get_indexer(teacher.ids)
-        if (where < 0).any():
-            missing = teacher.ids[where < 0]
+        missing = teacher.missing_in(student)
+        if len(missing):
             raise ValueError(f"student {key} has no out-of-fold prediction for {len(missing)} "
                              f"of the teacher's {len(teacher.ids)} rows, e.g. {missing[0]!r}: "
                              "were they validated on the same folds?")
-        probs = student.probs[where]
+        probs = student.probs[pd.Index(student.ids).get_indexer(teacher.ids)]
         point = float(teacher.metric(teacher.truth, probs, ones)[0] - base_point)
         gains = teacher.metric(teacher.truth, probs, weights) - base
         gains = gains[np.isfinite(gains)]

@@ -170,7 +170,7 @@ def round_gains(cfg: PseudoConfig, out: Path, rounds_df: pd.DataFrame,
         r, found = int(row["round"]), read(out / str(row["checkpoints_dir"]))
         if found is None:
             continue  # refused by the gate for want of evidence
-        missing = pd.Index(teacher.ids).difference(pd.Index(found.ids))
+        missing = teacher.missing_in(found)
         if len(missing):
             log.warning("student gate: round %d has no out-of-fold prediction for %d of the "
                         "teacher's rows (e.g. %r): not resampled", r, len(missing), missing[0])

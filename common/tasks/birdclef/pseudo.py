@@ -19,6 +19,7 @@ compares the out-of-fold soundscape AUC of the teacher and students.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,12 @@ class WindowLabeller(PseudoLabeller):
         return {"oof_soundscape_auc": report.get("oof_soundscape_auc"),
                 "mean_fold_soundscape_auc": report.get("mean_fold_soundscape_auc")}
 
+    @functools.cached_property
+    def _soundscape_truth(self) -> pd.DataFrame:
+        """nb01's labels of every labelled soundscape window (the teacher and every student
+        round are scored against them)."""
+        return soundscape_truth(self.prep)
+
     def oof_evidence(self, run_dir: Path) -> OofEvidence | None:
         """``oof_soundscapes.csv``'s windows, resampled by soundscape file, scored by the
         competition's macro ROC-AUC."""
@@ -146,7 +153,7 @@ class WindowLabeller(PseudoLabeller):
         if oof_df.empty:
             return None
         oof_df.columns = [str(c) for c in oof_df.columns]
-        truth = soundscape_truth(self.prep)
+        truth = self._soundscape_truth
         known = oof_df["row_id"].isin(truth.index)
         if not known.all():
             raise ValueError(f"{path}: {int((~known).sum())} rows are not windows of nb01's "
